@@ -1,0 +1,164 @@
+package render
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"net/netip"
+	"strconv"
+
+	"github.com/GehirnInc/crypt"
+	_ "github.com/GehirnInc/crypt/sha512_crypt" // registers crypt.SHA512
+
+	"github.com/hakgen/hakgen/state"
+)
+
+// haproxyView is what the haproxy.cfg template needs, computed from a State.
+type haproxyView struct {
+	Cluster       string
+	Hash          string
+	MaxConn       int
+	HardStopAfter state.Duration
+	Timeouts      state.Timeouts
+	Checks        state.Checks
+	Resolvers     bool // some server is given by DNS name
+	Proxies       []proxy
+	Stats         statsView
+}
+
+// proxy is a TCP passthrough frontend with its backend of the same name.
+type proxy struct {
+	Comment string // constant text, never from the state
+	Name    string
+	Port    int
+	Readyz  bool     // HTTPS GET /readyz health check
+	Opts    []string // options of every server line
+	Servers []server
+}
+
+type server struct{ Name, Addr string }
+
+type statsView struct {
+	Bind         string
+	DualStack    bool // a wildcard bind: every IPv4 and IPv6 address
+	Auth         bool
+	User         string
+	PasswordHash string
+}
+
+func newHAProxyView(s *state.State) (*haproxyView, error) {
+	h := s.HAProxy
+	v := &haproxyView{
+		Cluster:       s.Cluster,
+		Hash:          s.Hash()[:12],
+		MaxConn:       h.MaxConn,
+		HardStopAfter: h.HardStopAfter,
+		Timeouts:      h.Timeouts,
+		Checks:        h.Checks,
+		Resolvers:     usesDNS(s.ControlPlanes) || usesDNS(s.Workers),
+		Proxies:       proxies(s),
+	}
+	stats, err := newStatsView(s)
+	if err != nil {
+		return nil, err
+	}
+	v.Stats = stats
+	return v, nil
+}
+
+func proxies(s *state.State) []proxy {
+	api := s.APIServer
+	apiProxy := proxy{
+		Comment: "Kubernetes API: TLS passes through to the API servers.",
+		Name:    "kube-api", Port: api.Port,
+		Servers: servers(s.ControlPlanes, api.BackendPort),
+		// Close connections to a failed API server so clients reconnect elsewhere.
+		Opts: []string{"check", "on-marked-down", "shutdown-sessions"},
+	}
+	if api.HealthCheck == state.HealthCheckReadyz {
+		apiProxy.Readyz = true
+		apiProxy.Opts = append(apiProxy.Opts, "verify", "none")
+	}
+	ps := []proxy{apiProxy}
+	if len(s.Workers) > 0 {
+		opts := []string{"check"}
+		if s.Ingress.ProxyProtocol {
+			opts = append(opts, "send-proxy-v2", "check-send-proxy")
+		}
+		in := s.Ingress
+		ps = append(ps,
+			proxy{Comment: "Ingress HTTP: passed through to the ingress controller.",
+				Name: "ingress-http", Port: in.HTTP.Port, Opts: opts, Servers: servers(s.Workers, in.HTTP.BackendPort)},
+			proxy{Comment: "Ingress HTTPS: TLS passes through to the ingress controller.",
+				Name: "ingress-https", Port: in.HTTPS.Port, Opts: opts, Servers: servers(s.Workers, in.HTTPS.BackendPort)},
+		)
+	}
+	for _, x := range s.ExtraPorts {
+		group := s.ControlPlanes
+		if x.Backends == state.BackendsWorkers {
+			group = s.Workers
+		}
+		ps = append(ps, proxy{Comment: "Extra TCP passthrough port.",
+			Name: "extra-" + x.Name, Port: x.Port, Opts: []string{"check"}, Servers: servers(group, x.BackendPort)})
+	}
+	return ps
+}
+
+func servers(list []state.Server, port int) []server {
+	out := make([]server, len(list))
+	for i, srv := range list {
+		out[i] = server{Name: srv.Name, Addr: addr(srv.Address, port)}
+	}
+	return out
+}
+
+func usesDNS(list []state.Server) bool {
+	for _, srv := range list {
+		if _, err := netip.ParseAddr(srv.Address); err != nil {
+			return true
+		}
+	}
+	return false
+}
+
+func newStatsView(s *state.State) (statsView, error) {
+	st := s.Stats
+	host, port, err := state.SplitBind(st.Bind)
+	if err != nil {
+		return statsView{}, fmt.Errorf("rendering stats: %w", err)
+	}
+	v := statsView{Bind: addr(host, port)}
+	if host == "" || host == "::" {
+		v.Bind, v.DualStack = ":::"+strconv.Itoa(port), true
+	}
+	if st.User == "" {
+		return v, nil
+	}
+	if st.Password == "" {
+		return statsView{}, fmt.Errorf("rendering stats: the password of stats.user %q was not loaded from %s", st.User, st.PasswordFile)
+	}
+	hash, err := passwordHash(s.Cluster, st.User, st.Password)
+	if err != nil {
+		return statsView{}, err
+	}
+	v.Auth, v.User, v.PasswordHash = true, st.User, hash
+	return v, nil
+}
+
+const saltAlphabet = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+// passwordHash hashes the stats password with SHA-512 crypt, which
+// HAProxy checks through crypt(3): haproxy.cfg never holds the password.
+// The salt is derived from the cluster and user, not the password, so the
+// same state renders the same bytes and no reload happens for nothing.
+func passwordHash(cluster, user, password string) (string, error) {
+	sum := sha256.Sum256([]byte("hakgen stats salt\x00" + cluster + "\x00" + user))
+	salt := make([]byte, 16)
+	for i := range salt {
+		salt[i] = saltAlphabet[int(sum[i])%len(saltAlphabet)]
+	}
+	hash, err := crypt.SHA512.New().Generate([]byte(password), []byte("$6$"+string(salt)))
+	if err != nil {
+		return "", fmt.Errorf("hashing the stats password: %w", err)
+	}
+	return hash, nil
+}

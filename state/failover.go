@@ -1,0 +1,46 @@
+package state
+
+import (
+	"regexp"
+	"time"
+)
+
+var ifaceName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,14}$`)
+
+// failover checks the sections keepalived and the Floating IP need, where
+// they are present. Rendering haproxy.cfg needs none of them.
+func (v *validator) failover() {
+	s := v.s
+	if len(s.LoadBalancers) == 1 {
+		v.warnf("loadBalancers", "only one load balancer: keepalived has no peer to fail over to (expected two)")
+	}
+	names, addrs, ids := map[string]string{}, map[string]string{}, map[string]string{}
+	for i, lb := range s.LoadBalancers {
+		path := indexed("loadBalancers", i)
+		v.label(path+".name", lb.Name)
+		v.unique(names, path+".name", lb.Name, "name")
+		v.ip(path+".address", lb.Address)
+		v.unique(addrs, path+".address", lb.Address, "address")
+		if lb.ServerID < 0 {
+			v.errorf(path+".serverID", "%d is negative (expected the Hetzner server ID, or leave it out to ask the metadata service)", lb.ServerID)
+		} else if lb.ServerID > 0 {
+			v.unique(ids, path+".serverID", itoa64(lb.ServerID), "serverID")
+		}
+	}
+	if f := s.FloatingIP; f != nil {
+		if f.ID <= 0 {
+			v.errorf("floatingIP.id", "%d is not a Floating IP ID (expected the positive ID shown by `hcloud floating-ip list`)", f.ID)
+		}
+		v.ip("floatingIP.address", f.Address)
+		v.filePath("floatingIP.tokenFile", f.TokenFile)
+	}
+	if k := s.Keepalived; k != nil {
+		if !ifaceName.MatchString(k.Interface) {
+			v.errorf("keepalived.interface", "%q is not a network interface name (expected e.g. enp7s0 or eth1)", k.Interface)
+		}
+		if k.VirtualRouterID < 1 || k.VirtualRouterID > 255 {
+			v.errorf("keepalived.virtualRouterID", "%d is out of range (expected 1 to 255, the same on both load balancers)", k.VirtualRouterID)
+		}
+		v.duration("keepalived.advertInterval", k.AdvertInterval, 10*time.Millisecond, Duration(255*time.Second))
+	}
+}

@@ -1,0 +1,205 @@
+package state
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// MaxFileSize is the largest state file accepted. Real files are a few KiB;
+// the limit bounds memory and parse time for anything else.
+const MaxFileSize = 1 << 20
+
+// Load reads the state file at path (following symlinks, as Kubernetes
+// ConfigMap mounts need), parses and validates it and reads its secrets.
+// It returns the State with its warnings; when the state is unusable it
+// returns a nil State and an error joining every problem, each of which
+// names the file, line, column and field.
+func Load(path string) (*State, Problems, error) {
+	data, err := readLimited(path, MaxFileSize)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, warnings, err := Parse(path, data)
+	if err != nil {
+		return nil, warnings, err
+	}
+	s.dir = filepath.Dir(path)
+	if err := s.LoadSecrets(); err != nil {
+		return nil, warnings, err
+	}
+	return s, warnings, nil
+}
+
+// Parse parses and validates a state file's content; name is used in
+// messages and relative secret paths are resolved against the working
+// directory. It reads no files: call LoadSecrets before rendering a state
+// that uses stats authentication.
+func Parse(name string, data []byte) (*State, Problems, error) {
+	s := Defaults()
+	s.file = name
+	s.pos = map[string]Pos{}
+	problems, ok := s.decode(data)
+	if !ok {
+		return nil, nil, problems.Err()
+	}
+	return s.finish(problems)
+}
+
+// finish fills in the dependent defaults and validates s, adding the
+// problems found in decoding.
+func (s *State) finish(decoding Problems) (*State, Problems, error) {
+	s.fillDefaults()
+	problems := mergeProblems(decoding, s.Validate())
+	if err := problems.Err(); err != nil {
+		return nil, problems.Warnings(), err
+	}
+	return s, problems.Warnings(), nil
+}
+
+// decode fills s from the YAML in data. It returns the problems of fields
+// it could not decode, and false when the file as a whole could not be read.
+func (s *State) decode(data []byte) (Problems, bool) {
+	if len(data) > MaxFileSize {
+		return Problems{s.problem("", "the file is %d bytes, more than the %d allowed", len(data), MaxFileSize)}, false
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	switch err := dec.Decode(&doc); {
+	case errors.Is(err, io.EOF):
+		return Problems{s.problem("", "the file is empty (expected at least controlPlanes)")}, false
+	case err != nil:
+		return Problems{s.syntaxProblem(err)}, false
+	}
+	var next yaml.Node
+	if err := dec.Decode(&next); !errors.Is(err, io.EOF) {
+		p := s.problem("", "more than one YAML document (expected one; remove the second ---)")
+		p.Pos = Pos{next.Line, next.Column}
+		if err != nil {
+			p = s.syntaxProblem(err)
+		}
+		return Problems{p}, false
+	}
+	d := decoder{pos: s.pos}
+	d.decode(doc.Content[0], reflectValue(s), "")
+	for i := range d.problems {
+		d.problems[i].File = s.file
+	}
+	return d.problems, true
+}
+
+// mergeProblems adds the validation problems to the decoding problems,
+// leaving out those about a field that could not be decoded: its value is
+// only the default, and the decoding problem already names it.
+func mergeProblems(decoding, validation Problems) Problems {
+	all := decoding
+	for _, p := range validation {
+		if !coveredBy(p.Path, decoding) {
+			all = append(all, p)
+		}
+	}
+	sortProblems(all)
+	return all
+}
+
+func coveredBy(path string, problems Problems) bool {
+	for _, d := range problems {
+		if path == d.Path || strings.HasPrefix(path, d.Path+".") || strings.HasPrefix(path, d.Path+"[") {
+			return true
+		}
+	}
+	return false
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// syntaxProblem turns a YAML parser error into a Problem with its line.
+func (s *State) syntaxProblem(err error) Problem {
+	p := s.problem("", "invalid YAML: %v", err)
+	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		p.Pos = Pos{Line: line}
+		p.Msg = "invalid YAML: " + m[2]
+	}
+	return p
+}
+
+func (s *State) problem(path, format string, args ...any) Problem {
+	return Problem{File: s.file, Pos: s.at(path), Path: path, Msg: fmt.Sprintf(format, args...)}
+}
+
+// at returns where path, or the nearest enclosing field present in the
+// file, was written; the zero Pos when none was.
+func (s *State) at(path string) Pos {
+	for path != "" {
+		if p, ok := s.pos[path]; ok {
+			return p
+		}
+		path = parent(path)
+	}
+	return Pos{}
+}
+
+var lastPart = regexp.MustCompile(`(\.[^.\[]+|\[\d+\])$`)
+
+// parent returns the path of the field enclosing path: "workers" for
+// "workers[2]", "" for a top-level field.
+func parent(path string) string {
+	if loc := lastPart.FindStringIndex(path); loc != nil {
+		return path[:loc[0]]
+	}
+	return ""
+}
+
+// has reports whether path was written in the file.
+func (s *State) has(path string) bool {
+	_, ok := s.pos[path]
+	return ok
+}
+
+// Hash identifies the desired state: the SHA-256 of its canonical JSON with
+// defaults filled in, so comments and formatting do not change it. Secrets
+// are not part of it.
+func (s *State) Hash() string {
+	data, err := json.Marshal(s)
+	if err != nil {
+		panic(fmt.Sprintf("state: hashing: %v", err)) // only plain fields: cannot fail
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}
+
+// readLimited reads a regular file of at most limit bytes.
+func readLimited(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading state: %w", err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("reading state: %w", err)
+	}
+	if !info.Mode().IsRegular() {
+		return nil, fmt.Errorf("reading state: %s is not a regular file", path)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading state: %w", err)
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("reading state: %s is larger than %d bytes", path, limit)
+	}
+	return data, nil
+}

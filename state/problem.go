@@ -1,0 +1,63 @@
+package state
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Problem is one thing wrong with a state file, at a place in it.
+type Problem struct {
+	File    string
+	Pos     Pos    // zero when the problem has no place (e.g. an empty file)
+	Path    string // field path such as workers[2].address; empty for the file itself
+	Msg     string // what is wrong (what is expected)
+	Warning bool   // true when the state is still usable
+}
+
+// Error formats the problem as FILE:LINE:COL: PATH: MSG.
+func (p Problem) Error() string {
+	var b strings.Builder
+	if p.Warning {
+		b.WriteString("warning: ")
+	}
+	b.WriteString(p.File)
+	if p.Pos.Line > 0 {
+		fmt.Fprintf(&b, ":%d", p.Pos.Line)
+	}
+	if p.Pos.Line > 0 && p.Pos.Col > 0 {
+		fmt.Fprintf(&b, ":%d", p.Pos.Col)
+	}
+	b.WriteString(": ")
+	if p.Path != "" {
+		b.WriteString(p.Path)
+		b.WriteString(": ")
+	}
+	b.WriteString(p.Msg)
+	return b.String()
+}
+
+// Problems are every problem found in one file, in file order.
+type Problems []Problem
+
+// Err returns the errors (not the warnings) joined, or nil when there are none.
+func (ps Problems) Err() error {
+	var errs []error
+	for _, p := range ps {
+		if !p.Warning {
+			errs = append(errs, p)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Warnings returns the problems that do not make the state unusable.
+func (ps Problems) Warnings() Problems {
+	var ws Problems
+	for _, p := range ps {
+		if p.Warning {
+			ws = append(ws, p)
+		}
+	}
+	return ws
+}

@@ -1,0 +1,150 @@
+// Package state is the desired state of a hakgen load balancer pair: the
+// schema of /etc/hakgen/state.yaml, its strict parsing, defaults and
+// validation.
+//
+// Load (or Parse) returns a State with every default filled in, or an error
+// listing every problem with its place in the file. A State that loaded
+// without error is safe to render: every string in it that reaches a
+// generated configuration has been checked to be a single harmless word.
+package state
+
+import "time"
+
+// State is the whole desired state. The same file serves every load
+// balancer of the pair.
+type State struct {
+	// Cluster names the cluster in generated files and labels.
+	Cluster string `yaml:"cluster" json:"cluster"`
+	// ControlPlanes are the Kubernetes API servers; at least one.
+	ControlPlanes []Server `yaml:"controlPlanes" json:"controlPlanes"`
+	// Workers run the ingress controller; none means no ingress frontends.
+	Workers    []Server    `yaml:"workers" json:"workers"`
+	APIServer  APIServer   `yaml:"apiServer" json:"apiServer"`
+	Ingress    Ingress     `yaml:"ingress" json:"ingress"`
+	ExtraPorts []ExtraPort `yaml:"extraPorts" json:"extraPorts"`
+	Stats      Stats       `yaml:"stats" json:"stats"`
+	HAProxy    HAProxy     `yaml:"haproxy" json:"haproxy"`
+
+	// The failover sections: needed for keepalived and the Floating IP,
+	// optional for rendering haproxy.cfg.
+	LoadBalancers []LoadBalancer `yaml:"loadBalancers" json:"loadBalancers"`
+	FloatingIP    *FloatingIP    `yaml:"floatingIP" json:"floatingIP"`
+	Keepalived    *Keepalived    `yaml:"keepalived" json:"keepalived"`
+
+	file string         // the name used in messages
+	dir  string         // directory relative secret paths are resolved against
+	pos  map[string]Pos // where each field path was found in the file
+}
+
+// Server is a backend node.
+type Server struct {
+	Name    string `yaml:"name" json:"name"`       // lowercase DNS label, unique in its list
+	Address string `yaml:"address" json:"address"` // IPv4, IPv6 or DNS name
+}
+
+// Health checks of the API servers.
+const (
+	HealthCheckReadyz = "readyz" // GET /readyz over TLS, expect 200
+	HealthCheckTCP    = "tcp"    // TCP connect only
+)
+
+// APIServer is the Kubernetes API frontend.
+type APIServer struct {
+	Port        int    `yaml:"port" json:"port"`
+	BackendPort int    `yaml:"backendPort" json:"backendPort"`
+	HealthCheck string `yaml:"healthCheck" json:"healthCheck"`
+}
+
+// Ingress is the pair of passthrough frontends in front of the ingress
+// controller on the workers.
+type Ingress struct {
+	HTTP  Listener `yaml:"http" json:"http"`
+	HTTPS Listener `yaml:"https" json:"https"`
+	// ProxyProtocol sends a PROXY v2 header to the workers so the ingress
+	// controller sees client addresses.
+	ProxyProtocol bool `yaml:"proxyProtocol" json:"proxyProtocol"`
+}
+
+// Listener is a frontend port and the port it forwards to.
+type Listener struct {
+	Port        int `yaml:"port" json:"port"`
+	BackendPort int `yaml:"backendPort" json:"backendPort"`
+}
+
+// Backend groups an extra port can forward to.
+const (
+	BackendsControlPlanes = "controlPlanes"
+	BackendsWorkers       = "workers"
+)
+
+// ExtraPort is one more TCP passthrough, e.g. RKE2's supervisor on 9345.
+type ExtraPort struct {
+	Name        string `yaml:"name" json:"name"`
+	Port        int    `yaml:"port" json:"port"`
+	BackendPort int    `yaml:"backendPort" json:"backendPort"` // defaults to Port
+	Backends    string `yaml:"backends" json:"backends"`       // controlPlanes (default) or workers
+}
+
+// Stats is HAProxy's stats page and Prometheus endpoint.
+type Stats struct {
+	Bind         string `yaml:"bind" json:"bind"` // host:port; a wildcard host needs auth
+	User         string `yaml:"user" json:"user"`
+	PasswordFile string `yaml:"passwordFile" json:"passwordFile"`
+	// Password is read from PasswordFile by LoadSecrets; never serialized.
+	Password string `yaml:"-" json:"-"`
+}
+
+// HAProxy holds tuning knobs.
+type HAProxy struct {
+	MaxConn       int      `yaml:"maxconn" json:"maxconn"`
+	HardStopAfter Duration `yaml:"hardStopAfter" json:"hardStopAfter"`
+	Timeouts      Timeouts `yaml:"timeouts" json:"timeouts"`
+	Checks        Checks   `yaml:"checks" json:"checks"`
+}
+
+// Timeouts are HAProxy's timeouts for the TCP frontends and backends.
+type Timeouts struct {
+	Connect   Duration `yaml:"connect" json:"connect"`
+	Client    Duration `yaml:"client" json:"client"`
+	Server    Duration `yaml:"server" json:"server"`
+	Tunnel    Duration `yaml:"tunnel" json:"tunnel"`
+	ClientFin Duration `yaml:"clientFin" json:"clientFin"`
+	Check     Duration `yaml:"check" json:"check"`
+}
+
+// Checks tune health checking of every server.
+type Checks struct {
+	Interval Duration `yaml:"interval" json:"interval"`
+	Fall     int      `yaml:"fall" json:"fall"`
+	Rise     int      `yaml:"rise" json:"rise"`
+}
+
+// LoadBalancer is one HAProxy VM of the pair, preferred master first.
+type LoadBalancer struct {
+	Name     string `yaml:"name" json:"name"`
+	Address  string `yaml:"address" json:"address"` // private IP: VRRP unicast source/peer
+	ServerID int64  `yaml:"serverID" json:"serverID"`
+}
+
+// FloatingIP is the Hetzner Floating IP that follows the keepalived MASTER.
+type FloatingIP struct {
+	ID        int64  `yaml:"id" json:"id"`
+	Address   string `yaml:"address" json:"address"`
+	TokenFile string `yaml:"tokenFile" json:"tokenFile"`
+}
+
+// Keepalived configures VRRP between the load balancers.
+type Keepalived struct {
+	Interface       string   `yaml:"interface" json:"interface"`
+	VirtualRouterID int      `yaml:"virtualRouterID" json:"virtualRouterID"`
+	AdvertInterval  Duration `yaml:"advertInterval" json:"advertInterval"`
+}
+
+// Duration is a time.Duration written like HAProxy's: 500ms, 5s, 15m, 1h, 1d.
+type Duration time.Duration
+
+// Pos is a place in the state file, 1-based.
+type Pos struct{ Line, Col int }
+
+// File is the name of the file the state came from, as used in messages.
+func (s *State) File() string { return s.file }

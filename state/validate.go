@@ -1,0 +1,289 @@
+package state
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// validator collects every problem of a state, in file order.
+type validator struct {
+	s        *State
+	problems Problems
+}
+
+func (v *validator) errorf(path, format string, args ...any) {
+	v.problems = append(v.problems, v.s.problem(path, format, args...))
+}
+
+func (v *validator) warnf(path, format string, args ...any) {
+	p := v.s.problem(path, format, args...)
+	p.Warning = true
+	v.problems = append(v.problems, p)
+}
+
+// Validate checks the whole state and returns every problem found, errors
+// and warnings, sorted by their place in the file.
+func (s *State) Validate() Problems {
+	v := &validator{s: s}
+	v.label("cluster", s.Cluster)
+	v.controlPlanes()
+	v.servers("workers", s.Workers)
+	v.apiServer()
+	v.extraPorts()
+	v.frontendPorts()
+	v.stats()
+	v.haproxy()
+	v.failover()
+	sortProblems(v.problems)
+	return v.problems
+}
+
+// sortProblems orders problems by their place in the file.
+func sortProblems(ps Problems) {
+	sort.SliceStable(ps, func(i, j int) bool {
+		a, b := ps[i].Pos, ps[j].Pos
+		return a.Line < b.Line || (a.Line == b.Line && a.Col < b.Col)
+	})
+}
+
+func (v *validator) controlPlanes() {
+	n := len(v.s.ControlPlanes)
+	switch {
+	case n == 0:
+		v.errorf("controlPlanes", "at least one control plane is required (expected a list of {name, address})")
+	case n%2 == 0:
+		v.warnf("controlPlanes", "%d control planes: etcd tolerates no more failures than with %d (expected an odd count such as 1, 3 or 5)", n, n-1)
+	}
+	v.servers("controlPlanes", v.s.ControlPlanes)
+}
+
+// servers checks one list of backend servers: valid, unique names and
+// addresses.
+func (v *validator) servers(list string, servers []Server) {
+	names, addrs := map[string]string{}, map[string]string{}
+	for i, srv := range servers {
+		path := indexed(list, i)
+		v.label(path+".name", srv.Name)
+		v.unique(names, path+".name", srv.Name, "name")
+		v.address(path+".address", srv.Address)
+		v.unique(addrs, path+".address", strings.ToLower(srv.Address), "address")
+	}
+}
+
+// unique reports value when an earlier entry of the same list had it.
+func (v *validator) unique(seen map[string]string, path, value, what string) {
+	if value == "" {
+		return
+	}
+	if first, dup := seen[value]; dup {
+		v.errorf(path, "%s %q is already used by %s (expected each %s once)", what, value, first, what)
+		return
+	}
+	seen[value] = parent(path)
+}
+
+func (v *validator) apiServer() {
+	a := v.s.APIServer
+	v.port("apiServer.port", a.Port)
+	v.port("apiServer.backendPort", a.BackendPort)
+	if a.HealthCheck != HealthCheckReadyz && a.HealthCheck != HealthCheckTCP {
+		v.errorf("apiServer.healthCheck", "%q is not a health check (expected readyz or tcp)", a.HealthCheck)
+	}
+	v.port("ingress.http.port", v.s.Ingress.HTTP.Port)
+	v.port("ingress.http.backendPort", v.s.Ingress.HTTP.BackendPort)
+	v.port("ingress.https.port", v.s.Ingress.HTTPS.Port)
+	v.port("ingress.https.backendPort", v.s.Ingress.HTTPS.BackendPort)
+}
+
+func (v *validator) extraPorts() {
+	names := map[string]string{}
+	for i, p := range v.s.ExtraPorts {
+		path := indexed("extraPorts", i)
+		v.label(path+".name", p.Name)
+		v.unique(names, path+".name", p.Name, "name")
+		v.port(path+".port", p.Port)
+		v.port(path+".backendPort", p.BackendPort)
+		switch p.Backends {
+		case BackendsControlPlanes:
+		case BackendsWorkers:
+			if len(v.s.Workers) == 0 {
+				v.errorf(path+".backends", "workers, but no workers are listed (expected controlPlanes, or add workers)")
+			}
+		default:
+			v.errorf(path+".backends", "%q is not a backend group (expected controlPlanes or workers)", p.Backends)
+		}
+	}
+}
+
+// frontendPorts checks that no two frontends listen on one port.
+func (v *validator) frontendPorts() {
+	used := map[int]string{}
+	claim := func(path string, port int) {
+		if first, dup := used[port]; dup {
+			v.errorf(path, "port %d is already used by %s (expected a port no other frontend listens on)", port, first)
+			return
+		}
+		used[port] = path
+	}
+	claim("apiServer.port", v.s.APIServer.Port)
+	if len(v.s.Workers) > 0 {
+		claim("ingress.http.port", v.s.Ingress.HTTP.Port)
+		claim("ingress.https.port", v.s.Ingress.HTTPS.Port)
+	}
+	for i, p := range v.s.ExtraPorts {
+		claim(indexed("extraPorts", i)+".port", p.Port)
+	}
+	if _, port, err := SplitBind(v.s.Stats.Bind); err == nil {
+		claim("stats.bind", port)
+	}
+}
+
+var statsUser = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+func (v *validator) stats() {
+	st := v.s.Stats
+	host, port, err := SplitBind(st.Bind)
+	if err != nil {
+		v.errorf("stats.bind", "%v (expected ADDRESS:PORT with an IP address, e.g. 10.0.0.5:8404 or [fd00::5]:8404)", err)
+	} else {
+		v.port("stats.bind", port)
+	}
+	auth := st.User != ""
+	if err == nil && IsWildcard(host) && !auth {
+		v.errorf("stats.bind", "%q listens on every address without authentication (expected a private address, or stats.user and stats.passwordFile)", st.Bind)
+	}
+	if auth && !statsUser.MatchString(st.User) {
+		v.errorf("stats.user", "%q is not a valid user name (expected 1-64 letters, digits, '.', '_' or '-')", st.User)
+	}
+	if auth != (st.PasswordFile != "") {
+		missing := "stats.passwordFile"
+		if !auth {
+			missing = "stats.user"
+		}
+		v.errorf("stats", "user and passwordFile go together (expected %s as well)", missing)
+	}
+	v.filePath("stats.passwordFile", st.PasswordFile)
+}
+
+// maxTimer is the longest timeout HAProxy accepts: its timers count
+// milliseconds in a signed 32-bit integer.
+const maxTimer = Duration(24 * 24 * time.Hour)
+
+func (v *validator) haproxy() {
+	h := v.s.HAProxy
+	if h.MaxConn < 1 || h.MaxConn > 10_000_000 {
+		v.errorf("haproxy.maxconn", "%d is out of range (expected 1 to 10000000)", h.MaxConn)
+	}
+	v.duration("haproxy.hardStopAfter", h.HardStopAfter, time.Second, maxTimer)
+	t := h.Timeouts
+	for _, d := range []struct {
+		name string
+		val  Duration
+	}{{"connect", t.Connect}, {"client", t.Client}, {"server", t.Server}, {"tunnel", t.Tunnel}, {"clientFin", t.ClientFin}, {"check", t.Check}} {
+		v.duration("haproxy.timeouts."+d.name, d.val, time.Millisecond, maxTimer)
+	}
+	v.duration("haproxy.checks.interval", h.Checks.Interval, 100*time.Millisecond, Duration(time.Hour))
+	v.count("haproxy.checks.fall", h.Checks.Fall)
+	v.count("haproxy.checks.rise", h.Checks.Rise)
+}
+
+func (v *validator) duration(path string, d Duration, minimum time.Duration, maximum Duration) {
+	if time.Duration(d) < minimum || d > maximum {
+		v.errorf(path, "%s is out of range (expected %s to %s)", d, Duration(minimum), maximum)
+	}
+}
+
+func (v *validator) count(path string, n int) {
+	if n < 1 || n > 100 {
+		v.errorf(path, "%d is out of range (expected 1 to 100)", n)
+	}
+}
+
+func (v *validator) port(path string, port int) {
+	if port < 1 || port > 65535 {
+		v.errorf(path, "port %d is out of range (expected 1 to 65535)", port)
+	}
+}
+
+var dnsLabel = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+// label checks a name that becomes part of HAProxy or keepalived
+// identifiers: a lowercase DNS label, so it can never carry a space, a
+// newline or a comment into a generated file.
+func (v *validator) label(path, name string) {
+	if !dnsLabel.MatchString(name) {
+		v.errorf(path, "%q is not a lowercase DNS label (expected 1-63 characters a-z, 0-9 and '-', starting and ending with a letter or digit)", name)
+	}
+}
+
+func (v *validator) address(path, addr string) {
+	if !IsAddress(addr) {
+		v.errorf(path, "%q is not an IPv4 or IPv6 address or DNS name (expected e.g. 10.0.0.21, fd00::21 or node1.example.com)", addr)
+	}
+}
+
+func (v *validator) ip(path, addr string) {
+	if a, err := netip.ParseAddr(addr); err != nil || a.Zone() != "" {
+		v.errorf(path, "%q is not an IPv4 or IPv6 address (expected e.g. 10.0.0.5)", addr)
+	}
+}
+
+// filePath checks a path to a file hakgen reads (empty is allowed).
+func (v *validator) filePath(path, file string) {
+	if strings.ContainsFunc(file, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		v.errorf(path, "%q contains a control character (expected a file path)", file)
+	}
+}
+
+func itoa64(n int64) string { return strconv.FormatInt(n, 10) }
+
+func indexed(list string, i int) string { return list + "[" + strconv.Itoa(i) + "]" }
+
+var dnsName = regexp.MustCompile(`^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?$`)
+var allDigits = regexp.MustCompile(`^[0-9]+$`)
+
+// IsAddress reports whether addr is an IP address without zone or a DNS name
+// whose last label is not all digits (so a mistyped IPv4 address is not
+// taken for a name).
+func IsAddress(addr string) bool {
+	if a, err := netip.ParseAddr(addr); err == nil {
+		return a.Zone() == ""
+	}
+	if len(addr) > 253 || !dnsName.MatchString(addr) {
+		return false
+	}
+	labels := strings.Split(strings.TrimSuffix(addr, "."), ".")
+	return !allDigits.MatchString(labels[len(labels)-1])
+}
+
+// SplitBind splits a stats bind address ("10.0.0.5:8404", "[fd00::5]:8404",
+// ":8404" or "*:8404") into host and port. The host is empty or an IP address.
+func SplitBind(bind string) (host string, port int, err error) {
+	h, p, err := net.SplitHostPort(bind)
+	if err != nil {
+		return "", 0, fmt.Errorf("%q is not an address and port", bind)
+	}
+	if h == "*" {
+		h = ""
+	}
+	if a, err := netip.ParseAddr(h); h != "" && (err != nil || a.Zone() != "") {
+		return "", 0, fmt.Errorf("%q is not an IP address", h)
+	}
+	port, err = strconv.Atoi(p)
+	if err != nil {
+		return "", 0, fmt.Errorf("%q is not a port number", p)
+	}
+	return h, port, nil
+}
+
+// IsWildcard reports whether a bind host listens on every address.
+func IsWildcard(host string) bool {
+	a, err := netip.ParseAddr(host)
+	return host == "" || (err == nil && a.IsUnspecified())
+}
