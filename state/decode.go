@@ -65,7 +65,11 @@ func (d *decoder) mapping(n *yaml.Node, v reflect.Value, path string) {
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		key, val := n.Content[i], n.Content[i+1]
 		name := key.Value
-		if key.Kind != yaml.ScalarNode || key.Tag == "!!merge" || key.Anchor != "" {
+		switch {
+		case key.Tag == "!!merge":
+			d.fail(key, path, "YAML merge keys (<<) are not allowed (write the fields out)")
+			continue
+		case key.Kind != yaml.ScalarNode || key.Anchor != "":
 			d.fail(key, path, "expected a field name, got %s", describe(key))
 			continue
 		}

@@ -45,11 +45,14 @@ func ParseDuration(text string) (Duration, error) {
 // so it can be written into haproxy.cfg as is.
 func (d Duration) String() string {
 	td := time.Duration(d)
+	if td == 0 {
+		return "0s"
+	}
 	for _, u := range []struct {
 		suffix string
 		unit   time.Duration
 	}{{"d", day}, {"h", time.Hour}, {"m", time.Minute}, {"s", time.Second}, {"ms", time.Millisecond}} {
-		if td != 0 && td%u.unit == 0 {
+		if td%u.unit == 0 {
 			return strconv.FormatInt(int64(td/u.unit), 10) + u.suffix
 		}
 	}

@@ -115,7 +115,7 @@ func mergeProblems(decoding, validation Problems) Problems {
 
 func coveredBy(path string, problems Problems) bool {
 	for _, d := range problems {
-		if path == d.Path || strings.HasPrefix(path, d.Path+".") || strings.HasPrefix(path, d.Path+"[") {
+		if d.Path == "" || path == d.Path || strings.HasPrefix(path, d.Path+".") || strings.HasPrefix(path, d.Path+"[") {
 			return true
 		}
 	}

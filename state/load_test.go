@@ -1,0 +1,258 @@
+package state_test
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hakgen/hakgen/state"
+)
+
+const minimal = "controlPlanes:\n  - {name: cp1, address: 10.0.0.11}\n"
+
+func TestExampleIsValidWithoutWarnings(t *testing.T) {
+	s, warnings, err := state.Parse(state.ExampleName, state.Example)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(warnings) != 0 {
+		t.Errorf("warnings: %v", warnings)
+	}
+	if len(s.ControlPlanes) != 3 || len(s.Workers) != 3 {
+		t.Errorf("example has %d control planes and %d workers, want 3 and 3", len(s.ControlPlanes), len(s.Workers))
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	s, _, err := state.Parse("state.yaml", []byte(minimal+"extraPorts:\n  - {name: rke2, port: 9345}\nkeepalived: {interface: eth1}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"cluster", s.Cluster, "kubernetes"},
+		{"apiServer", s.APIServer, state.APIServer{Port: 6443, BackendPort: 6443, HealthCheck: "readyz"}},
+		{"ingress.https", s.Ingress.HTTPS, state.Listener{Port: 443, BackendPort: 443}},
+		{"stats.bind", s.Stats.Bind, "127.0.0.1:8404"},
+		{"haproxy.maxconn", s.HAProxy.MaxConn, 50000},
+		{"haproxy.hardStopAfter", time.Duration(s.HAProxy.HardStopAfter), 15 * time.Minute},
+		{"haproxy.timeouts.tunnel", time.Duration(s.HAProxy.Timeouts.Tunnel), time.Hour},
+		{"haproxy.checks", s.HAProxy.Checks, state.Checks{Interval: state.Duration(5 * time.Second), Fall: 3, Rise: 2}},
+		{"extraPorts[0].backendPort", s.ExtraPorts[0].BackendPort, 9345},
+		{"extraPorts[0].backends", s.ExtraPorts[0].Backends, "controlPlanes"},
+		{"keepalived.virtualRouterID", s.Keepalived.VirtualRouterID, 51},
+		{"keepalived.advertInterval", time.Duration(s.Keepalived.AdvertInterval), time.Second},
+		{"floatingIP", s.FloatingIP == nil, true},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+}
+
+func TestWarnings(t *testing.T) {
+	data := "controlPlanes:\n  - {name: cp1, address: 10.0.0.11}\n  - {name: cp2, address: 10.0.0.12}\n" +
+		"loadBalancers:\n  - {name: lb1, address: 10.0.0.5}\n"
+	s, warnings, err := state.Parse("state.yaml", []byte(data))
+	if err != nil || s == nil {
+		t.Fatalf("warnings must not make the state unusable: %v", err)
+	}
+	want := []string{
+		"warning: state.yaml:2:3: controlPlanes: 2 control planes: etcd tolerates no more failures than with 1 (expected an odd count such as 1, 3 or 5)",
+		"warning: state.yaml:5:3: loadBalancers: only one load balancer: keepalived has no peer to fail over to (expected two)",
+	}
+	var got []string
+	for _, w := range warnings {
+		got = append(got, w.Error())
+	}
+	if !equal(got, want) {
+		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestTooLargeRefused(t *testing.T) {
+	data := []byte(minimal + "# " + strings.Repeat("x", state.MaxFileSize) + "\n")
+	_, _, err := state.Parse("state.yaml", data)
+	want := "state.yaml: the file is 1048630 bytes, more than the 1048576 allowed"
+	if err == nil || err.Error() != want {
+		t.Fatalf("err = %v, want %s", err, want)
+	}
+	path := filepath.Join(t.TempDir(), "state.yaml")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := state.Load(path); err == nil || !strings.Contains(err.Error(), "larger than 1048576 bytes") {
+		t.Fatalf("Load of a too large file: err = %v", err)
+	}
+}
+
+// TestAliasBombRefused feeds the classic "billion laughs" document: nine
+// levels of nine aliases each. It must be refused, not expanded.
+func TestAliasBombRefused(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(minimal + "workers: &l0 [{name: w1, address: 10.0.0.21}]\nextraPorts:\n")
+	for i := 1; i <= 9; i++ {
+		b.WriteString("  - &l" + string(rune('0'+i)) + " [")
+		for j := range 9 {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("*l" + string(rune('0'+i-1)))
+		}
+		b.WriteString("]\n")
+	}
+	_, _, err := state.Parse("state.yaml", []byte(b.String()))
+	if err == nil || !strings.Contains(err.Error(), "state.yaml:3:10: workers: YAML anchors and aliases are not allowed") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestHashIgnoresFormatting(t *testing.T) {
+	a, _, errA := state.Parse("a.yaml", []byte(minimal))
+	b, _, errB := state.Parse("b.yaml", []byte("# a comment\ncontrolPlanes:\n- name: cp1\n  address: \"10.0.0.11\"\napiServer: {port: 6443}\n"))
+	c, _, errC := state.Parse("c.yaml", []byte(strings.Replace(minimal, "10.0.0.11", "10.0.0.12", 1)))
+	if err := errors.Join(errA, errB, errC); err != nil {
+		t.Fatal(err)
+	}
+	if a.Hash() != b.Hash() {
+		t.Error("the same state written differently hashes differently")
+	}
+	if a.Hash() == c.Hash() {
+		t.Error("a changed address does not change the hash")
+	}
+	if len(a.Hash()) != 64 {
+		t.Errorf("hash %q is not hex SHA-256", a.Hash())
+	}
+}
+
+func TestDuration(t *testing.T) {
+	for text, want := range map[string]time.Duration{
+		"500ms": 500 * time.Millisecond, "5s": 5 * time.Second, "15m": 15 * time.Minute,
+		"1h": time.Hour, "2d": 48 * time.Hour, "250us": 250 * time.Microsecond, "90s": 90 * time.Second,
+	} {
+		d, err := state.ParseDuration(text)
+		if err != nil || time.Duration(d) != want {
+			t.Errorf("ParseDuration(%q) = %v, %v; want %v", text, time.Duration(d), err, want)
+		}
+		if d.String() != text {
+			t.Errorf("Duration(%v).String() = %q, want %q", want, d.String(), text)
+		}
+	}
+	for _, bad := range []string{"", "5", "s", "-5s", "1.5s", "5 s", "1h30m", "5x", "99999999999s"} {
+		if _, err := state.ParseDuration(bad); err == nil {
+			t.Errorf("ParseDuration(%q) accepted", bad)
+		}
+	}
+}
+
+func writeFile(t *testing.T, path, data string, mode fs.FileMode) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(data), mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, mode); err != nil { // umask may have narrowed it
+		t.Fatal(err)
+	}
+}
+
+const withAuth = minimal + "stats: {bind: \"*:8404\", user: admin, passwordFile: stats-password}\n"
+
+func TestLoadReadsSecretRelativeToStateFile(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "state.yaml"), withAuth, 0o644)
+	writeFile(t, filepath.Join(dir, "stats-password"), "s3cret\n", 0o600)
+	s, _, err := state.Load(filepath.Join(dir, "state.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Stats.Password != "s3cret" {
+		t.Errorf("password = %q, want the file's content without the newline", s.Stats.Password)
+	}
+	if strings.Contains(s.Hash(), "s3cret") {
+		t.Error("hash input must not include secrets")
+	}
+}
+
+func TestLoadRefusesExposedSecret(t *testing.T) {
+	dir := t.TempDir()
+	statePath, pwPath := filepath.Join(dir, "state.yaml"), filepath.Join(dir, "stats-password")
+	writeFile(t, statePath, withAuth, 0o644)
+	writeFile(t, pwPath, "s3cret\n", 0o644)
+	_, _, err := state.Load(statePath)
+	want := statePath + ":3:52: stats.passwordFile: secret file " + pwPath + " has mode 0644: group or others can access it (run: chmod 600 " + pwPath + ")"
+	if err == nil || err.Error() != want {
+		t.Fatalf("err = %v\nwant  %s", err, want)
+	}
+	if strings.Contains(err.Error(), "s3cret") {
+		t.Error("the error reveals the secret")
+	}
+}
+
+func TestLoadRefusesSecretOfAnotherUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give the file to another user")
+	}
+	dir := t.TempDir()
+	pwPath := filepath.Join(dir, "stats-password")
+	writeFile(t, filepath.Join(dir, "state.yaml"), withAuth, 0o644)
+	writeFile(t, pwPath, "s3cret\n", 0o600)
+	if err := os.Chown(pwPath, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := state.Load(filepath.Join(dir, "state.yaml"))
+	if err == nil || !strings.Contains(err.Error(), "is owned by uid 65534 (expected root") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestLoadFollowsSymlinkSwap loads a state published the way Kubernetes
+// mounts a ConfigMap: state.yaml -> ..data/state.yaml, ..data -> a dated dir.
+func TestLoadFollowsSymlinkSwap(t *testing.T) {
+	dir := t.TempDir()
+	v1 := filepath.Join(dir, "..2026_11_25_v1")
+	if err := os.Mkdir(v1, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(v1, "state.yaml"), minimal, 0o644)
+	for _, l := range [][2]string{{"..2026_11_25_v1", "..data"}, {"..data/state.yaml", "state.yaml"}} {
+		if err := os.Symlink(l[0], filepath.Join(dir, l[1])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, _, err := state.Load(filepath.Join(dir, "state.yaml"))
+	if err != nil || s.ControlPlanes[0].Address != "10.0.0.11" {
+		t.Fatalf("loading through symlinks: %v", err)
+	}
+}
+
+func TestLoadReportsUnreadableFiles(t *testing.T) {
+	dir := t.TempDir()
+	if _, _, err := state.Load(filepath.Join(dir, "missing.yaml")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing file: err = %v, want not-exist", err)
+	}
+	if _, _, err := state.Load(dir); err == nil || !strings.Contains(err.Error(), "is not a regular file") {
+		t.Errorf("directory: err = %v", err)
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Opening a FIFO for reading would block without a writer; Load must
+	// refuse it by type. Open it for writing too so a bug hangs no test.
+	go func() {
+		if f, err := os.OpenFile(fifo, os.O_WRONLY, 0); err == nil {
+			f.Close()
+		}
+	}()
+	if _, _, err := state.Load(fifo); err == nil || !strings.Contains(err.Error(), "is not a regular file") {
+		t.Errorf("fifo: err = %v", err)
+	}
+}
