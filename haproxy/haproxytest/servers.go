@@ -1,0 +1,70 @@
+package haproxytest
+
+import (
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+)
+
+// ioTimeout bounds one connection of NameServer and Ask.
+const ioTimeout = 5 * time.Second
+
+// NameServer starts a TCP server on a free loopback port that answers every
+// connection with name and a newline, then closes it. It returns the
+// server's "127.0.0.1:port"; t.Cleanup stops it.
+func NameServer(t testing.TB, name string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("haproxytest: name server %s: %v", name, err)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return // listener closed
+			}
+			wg.Go(func() {
+				defer conn.Close()
+				_ = conn.SetDeadline(time.Now().Add(ioTimeout))
+				_, _ = io.WriteString(conn, name+"\n")
+			})
+		}
+	})
+	t.Cleanup(func() { _ = ln.Close(); wg.Wait() })
+	return ln.Addr().String()
+}
+
+// Ask connects to addr and returns everything the peer sends until it
+// closes the connection (what a NameServer behind HAProxy answers). Each
+// call is bounded by 5 s.
+func Ask(addr string) (string, error) {
+	conn, err := net.DialTimeout("tcp", addr, ioTimeout)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	if err := conn.SetDeadline(time.Now().Add(ioTimeout)); err != nil {
+		return "", err
+	}
+	out, err := io.ReadAll(conn)
+	return string(out), err
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago, for
+// a bind line of a test configuration.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("haproxytest: free port: %v", err)
+	}
+	defer ln.Close()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	n, _ := strconv.Atoi(port)
+	return n
+}
