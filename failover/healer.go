@@ -1,0 +1,178 @@
+package failover
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Defaults for HealerConfig.
+const (
+	DefaultHealInterval   = 30 * time.Second
+	DefaultMaxHealBackoff = 10 * time.Minute
+)
+
+// OwnerAssigner can also tell where the Floating IP points
+// (*hetzner.Client).
+type OwnerAssigner interface {
+	Assigner
+	// Owner returns the server the Floating IP points to, 0 for none.
+	Owner(ctx context.Context, floatingIPID int64) (int64, error)
+}
+
+// HealerConfig configures a Healer.
+type HealerConfig struct {
+	StateDir     string // DefaultStateDir when empty; the notify runs' directory
+	FloatingIPID int64
+	ServerID     ServerIDFunc
+	Interval     time.Duration // between checks; DefaultHealInterval when zero
+	// MaxBackoff caps the wait after rate-limited checks, which doubles
+	// from Interval; DefaultMaxHealBackoff when zero.
+	MaxBackoff time.Duration
+	// CheckTimeout bounds one check; DefaultDeadline when zero.
+	CheckTimeout time.Duration
+}
+
+// Outcome is what one check found or did.
+type Outcome string
+
+// The outcomes of CheckOnce.
+const (
+	NotMaster Outcome = "not-master" // the recorded state is not MASTER: nothing asked
+	Owned     Outcome = "owned"      // the Floating IP points here
+	Busy      Outcome = "busy"       // a notify run holds the assign lock: left to it
+	Healed    Outcome = "healed"     // it pointed elsewhere and was assigned here
+	Failed    Outcome = "failed"     // the check or the assign failed
+)
+
+// Healer re-asserts the Floating IP while this node is MASTER: a notify
+// run that failed, was killed or lost a race is healed within one
+// Interval.
+type Healer struct {
+	cfg    HealerConfig
+	store  *Store
+	client OwnerAssigner
+	log    *zap.Logger
+
+	lastErr    string // the error last logged, to log each one once
+	rateStreak int    // consecutive rate-limited checks
+}
+
+// NewHealer returns a Healer using client for the API.
+func NewHealer(cfg HealerConfig, client OwnerAssigner, log *zap.Logger) *Healer {
+	setDefault(&cfg.Interval, DefaultHealInterval)
+	setDefault(&cfg.MaxBackoff, DefaultMaxHealBackoff)
+	setDefault(&cfg.CheckTimeout, DefaultDeadline)
+	return &Healer{cfg: cfg, store: NewStore(cfg.StateDir), client: client, log: log.Named("heal")}
+}
+
+func setDefault(d *time.Duration, def time.Duration) {
+	if *d == 0 {
+		*d = def
+	}
+}
+
+// Run checks at once, then every Interval (longer after rate limiting),
+// until ctx ends; then it returns nil. It logs what it does: each heal,
+// each new error, and the recovery from errors.
+func (h *Healer) Run(ctx context.Context) error {
+	var wait time.Duration
+	for {
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		outcome, err := h.CheckOnce(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		wait = h.next(err)
+		h.report(outcome, err, wait)
+	}
+}
+
+// CheckOnce is one check: with the recorded state MASTER, one GET of the
+// Floating IP; when it points elsewhere (or nowhere) and no notify run is
+// at work, an assign under the assign lock, after checking the record
+// again.
+func (h *Healer) CheckOnce(ctx context.Context) (Outcome, error) {
+	ctx, cancel := context.WithTimeout(ctx, h.cfg.CheckTimeout)
+	defer cancel()
+	if rec, err := h.store.Latest(); err != nil || rec.State != Master {
+		return NotMaster, err
+	}
+	me, err := h.cfg.ServerID(ctx)
+	if err != nil {
+		return Failed, fmt.Errorf("finding this server's ID: %w", err)
+	}
+	owner, err := h.client.Owner(ctx, h.cfg.FloatingIPID)
+	if err != nil {
+		return Failed, err
+	}
+	if owner == me {
+		return Owned, nil
+	}
+	return h.heal(ctx, me, owner)
+}
+
+func (h *Healer) heal(ctx context.Context, me, owner int64) (Outcome, error) {
+	lock, err := tryLockFile(h.store.path(assignLockFile))
+	if err != nil || lock == nil {
+		return Busy, err
+	}
+	defer lock.Unlock()
+	// A BACKUP recorded since the first look means the IP is not ours.
+	if rec, err := h.store.Latest(); err != nil || rec.State != Master {
+		return NotMaster, err
+	}
+	res, err := h.client.Assign(ctx, h.cfg.FloatingIPID, me)
+	if err != nil {
+		return Failed, fmt.Errorf("re-assigning floating IP %d from server %d: %w", h.cfg.FloatingIPID, owner, err)
+	}
+	h.log.Warn("floating IP pointed elsewhere; assigned it back to this server",
+		zap.Int64("floating_ip", h.cfg.FloatingIPID), zap.Int64("was", owner), zap.Int64("server", me),
+		zap.Duration("took", res.Total), zap.Int("requests", res.Requests),
+		zap.Int("ratelimit_remaining", res.RateLimit.Remaining))
+	return Healed, nil
+}
+
+// retryAfterer is an error that knows the shortest sensible wait before
+// the next request (*hetzner.RateLimitError).
+type retryAfterer interface{ RetryAfter() time.Duration }
+
+// next is the wait before the next check: Interval, doubled for each
+// consecutive rate-limited check up to MaxBackoff.
+func (h *Healer) next(err error) time.Duration {
+	var ra retryAfterer
+	if !errors.As(err, &ra) {
+		h.rateStreak = 0
+		return h.cfg.Interval
+	}
+	h.rateStreak++
+	wait := max(h.cfg.Interval, ra.RetryAfter())
+	for i := 1; i < h.rateStreak && wait < h.cfg.MaxBackoff; i++ {
+		wait *= 2
+	}
+	return min(wait, h.cfg.MaxBackoff)
+}
+
+// report logs an error once until it changes or clears.
+func (h *Healer) report(outcome Outcome, err error, wait time.Duration) {
+	if err == nil {
+		if h.lastErr != "" {
+			h.log.Info("floating IP check works again", zap.String("outcome", string(outcome)))
+		}
+		h.lastErr = ""
+		return
+	}
+	if msg := err.Error(); msg != h.lastErr {
+		h.lastErr = msg
+		h.log.Warn("floating IP check failed", zap.Error(err), zap.Duration("next_check_in", wait))
+	}
+}

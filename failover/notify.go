@@ -1,0 +1,175 @@
+// Package failover is what `hakgen-agent notify` does, apart from the
+// command line: it records keepalived's state transitions in order, moves
+// the Floating IP here on MASTER, and gives up when a newer state makes
+// that wrong. Healer re-asserts the Floating IP from the daemon while the
+// recorded state is MASTER.
+//
+// keepalived runs notify scripts without waiting for them, so runs may
+// overlap. Every run records its state with the next sequence number
+// first (a lock held for microseconds); MASTER runs then take the assign
+// lock one at a time and check the record before, during and after the
+// API call.
+package failover
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/hakgen/hakgen/hetzner"
+)
+
+// DefaultDeadline bounds a whole notify run, lock wait included.
+const DefaultDeadline = 30 * time.Second
+
+// Assigner points the Floating IP to a server and confirms it
+// (*hetzner.Client).
+type Assigner interface {
+	Assign(ctx context.Context, floatingIPID, serverID int64) (hetzner.Result, error)
+}
+
+// ServerIDFunc returns this server's ID: a constant from the state, or a
+// lookup such as (*hetzner.ServerIDSource).ServerID.
+type ServerIDFunc func(ctx context.Context) (int64, error)
+
+// StaticServerID is a ServerIDFunc for a known ID.
+func StaticServerID(id int64) ServerIDFunc {
+	return func(context.Context) (int64, error) { return id, nil }
+}
+
+// Unavailable is an Assigner that fails with err: for a run that cannot
+// build its API client (no token, say) but must still record its state.
+func Unavailable(err error) Assigner { return unavailable{err} }
+
+type unavailable struct{ err error }
+
+func (u unavailable) Assign(context.Context, int64, int64) (hetzner.Result, error) {
+	return hetzner.Result{}, u.err
+}
+
+// Config configures a Notifier.
+type Config struct {
+	StateDir     string // DefaultStateDir when empty
+	FloatingIPID int64
+	ServerID     ServerIDFunc  // consulted on MASTER only
+	Deadline     time.Duration // DefaultDeadline when zero
+}
+
+// Notifier handles keepalived notifications.
+type Notifier struct {
+	store    *Store
+	cfg      Config
+	assigner Assigner
+	log      *zap.Logger
+}
+
+// NewNotifier returns a Notifier; a is used on MASTER only.
+func NewNotifier(cfg Config, a Assigner, log *zap.Logger) *Notifier {
+	if cfg.Deadline == 0 {
+		cfg.Deadline = DefaultDeadline
+	}
+	return &Notifier{store: NewStore(cfg.StateDir), cfg: cfg, assigner: a, log: log.Named("notify")}
+}
+
+// Notify parses keepalived's arguments (see ParseArgs) and handles them.
+func (n *Notifier) Notify(ctx context.Context, args []string) error {
+	ev, err := ParseArgs(args)
+	if err != nil {
+		return err
+	}
+	return n.Handle(ctx, ev)
+}
+
+// Handle records ev and, for MASTER, moves the Floating IP here. BACKUP,
+// FAULT, STOP and DELETED only record. The whole run ends by the
+// Deadline. A MASTER run returns a *SupersededError when a later run
+// recorded a newer state first (see failover).
+func (n *Notifier) Handle(ctx context.Context, ev Event) error {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.Deadline)
+	defer cancel()
+	rec, err := n.store.Record(ctx, ev)
+	if err != nil {
+		return fmt.Errorf("recording keepalived state %s: %w", ev.State, err)
+	}
+	n.log.Info("keepalived state recorded", zap.String("state", string(rec.State)),
+		zap.Uint64("seq", rec.Seq), zap.String("event", rec.Event))
+	if ev.State != Master {
+		return nil
+	}
+	if err := n.failover(ctx, rec, start); err != nil {
+		return fmt.Errorf("failover to this server failed after %s: %w", time.Since(start).Round(time.Millisecond), err)
+	}
+	return nil
+}
+
+// failover moves the Floating IP for the MASTER run rec:
+//   - it waits for the assign lock, then gives up if any newer state was
+//     recorded meanwhile (a newer MASTER run will do the work);
+//   - during the API call a newer BACKUP/FAULT/STOP cancels it;
+//   - after a successful call a newer non-MASTER state still makes it
+//     report superseded (the new MASTER takes the IP back).
+func (n *Notifier) failover(ctx context.Context, rec Record, start time.Time) error {
+	lock, err := lockFile(ctx, n.store.path(assignLockFile))
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	if err := n.store.newer(rec, anyNewer); err != nil {
+		return err
+	}
+	wctx, stop := n.store.watchSuperseded(ctx, rec)
+	defer stop()
+	res, err := n.assign(wctx)
+	if sup := supersededCause(wctx); sup != nil {
+		sup.Assigned = err == nil
+		return sup
+	}
+	if err != nil {
+		return err
+	}
+	if err := n.store.newer(rec, newerMaster); err != nil {
+		var sup *SupersededError
+		if errors.As(err, &sup) {
+			sup.Assigned = true
+		}
+		return err
+	}
+	n.logAssigned(rec, res, start)
+	return nil
+}
+
+func (n *Notifier) assign(ctx context.Context) (hetzner.Result, error) {
+	if n.assigner == nil {
+		return hetzner.Result{}, errors.New("no Hetzner API client configured")
+	}
+	if n.cfg.ServerID == nil {
+		return hetzner.Result{}, errors.New("no way to find this server's ID configured")
+	}
+	serverID, err := n.cfg.ServerID(ctx)
+	if err != nil {
+		return hetzner.Result{}, fmt.Errorf("finding this server's ID: %w", err)
+	}
+	return n.assigner.Assign(ctx, n.cfg.FloatingIPID, serverID)
+}
+
+func supersededCause(ctx context.Context) *SupersededError {
+	var sup *SupersededError
+	if errors.As(context.Cause(ctx), &sup) {
+		return sup
+	}
+	return nil
+}
+
+func (n *Notifier) logAssigned(rec Record, res hetzner.Result, start time.Time) {
+	n.log.Info("floating IP assigned to this server",
+		zap.Int64("floating_ip", res.FloatingIPID), zap.Int64("server", res.ServerID),
+		zap.Uint64("seq", rec.Seq),
+		zap.Duration("took", time.Since(start)),
+		zap.Duration("api_took", res.Total), zap.Duration("accepted_after", res.Accepted),
+		zap.Int("requests", res.Requests), zap.Int("retries", res.Retries),
+		zap.Int("ratelimit_remaining", res.RateLimit.Remaining))
+}

@@ -1,0 +1,188 @@
+// Package hetznertest is a fake Hetzner Cloud API and metadata service for
+// tests: one httptest server that speaks the JSON shapes of hcloud-go's
+// schema package, records every request and injects faults.
+//
+// It serves the requests a Floating IP failover makes (and those of the
+// `hcloud floating-ip assign` CLI):
+//
+//	POST /v1/floating_ips/{id}/actions/assign
+//	GET  /v1/floating_ips/{id}, GET /v1/floating_ips?name=...
+//	GET  /v1/servers/{id},      GET /v1/servers?name=...
+//	GET  /v1/actions/{id},      GET /v1/actions?id=...,
+//	GET  /v1/floating_ips/{id}/actions/{action}
+//	GET  /hetzner/v1/metadata/instance-id, /hetzner/v1/metadata/hostname
+//
+// Every response carries RateLimit-Limit, RateLimit-Remaining and
+// RateLimit-Reset headers. An assign creates an action that is "running"
+// until it has been polled (see ActionPlan); when it ends in success the
+// Floating IP moves, as on the real API.
+package hetznertest
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hetznercloud/hcloud-go/v2/hcloud/schema"
+)
+
+// The world every Fake starts with: Floating IP FloatingIPID is assigned to
+// OtherServer, and the metadata service answers ThisServer.
+const (
+	FloatingIPID      int64 = 4711
+	FloatingIPAddress       = "203.0.113.10"
+	ThisServer        int64 = 1001
+	OtherServer       int64 = 1002
+	ThirdServer       int64 = 1003
+)
+
+// DefaultRateLimit is the request budget per hour of a Hetzner Cloud project.
+const DefaultRateLimit = 3600
+
+// Fake is a running fake API. All methods are safe for concurrent use.
+type Fake struct {
+	srv *httptest.Server
+
+	mu          sync.Mutex
+	token       string // required bearer token; "" accepts any
+	floatingIPs map[int64]*schema.FloatingIP
+	servers     map[int64]*schema.Server
+	actions     map[int64]*fakeAction
+	nextAction  int64
+	instanceID  int64
+	plan        ActionPlan
+	faults      map[Endpoint][]Fault
+	latency     map[Endpoint]time.Duration
+	remaining   int
+	requests    []Request
+	seq         uint64
+}
+
+// New starts a fake with the default world and closes it when the test
+// ends.
+func New(tb testing.TB) *Fake {
+	tb.Helper()
+	f := &Fake{
+		floatingIPs: map[int64]*schema.FloatingIP{},
+		servers:     map[int64]*schema.Server{},
+		actions:     map[int64]*fakeAction{},
+		nextAction:  9000,
+		instanceID:  ThisServer,
+		faults:      map[Endpoint][]Fault{},
+		latency:     map[Endpoint]time.Duration{},
+		remaining:   DefaultRateLimit,
+	}
+	f.AddServer(ThisServer, "lb1")
+	f.AddServer(OtherServer, "lb2")
+	f.AddServer(ThirdServer, "intruder")
+	f.AddFloatingIP(FloatingIPID, FloatingIPAddress, OtherServer)
+	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
+	tb.Cleanup(f.srv.Close)
+	return f
+}
+
+// URL is the base URL of the fake server.
+func (f *Fake) URL() string { return f.srv.URL }
+
+// APIEndpoint is the API base URL, the value for HCLOUD_ENDPOINT.
+func (f *Fake) APIEndpoint() string { return f.srv.URL + "/v1" }
+
+// MetadataEndpoint is the metadata base URL, the value for
+// HCLOUD_METADATA_ENDPOINT.
+func (f *Fake) MetadataEndpoint() string { return f.srv.URL + "/hetzner/v1/metadata" }
+
+// RequireToken makes the API answer 401 unauthorized unless requests carry
+// "Authorization: Bearer token".
+func (f *Fake) RequireToken(token string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.token = token
+}
+
+// SetInstanceID sets the server ID the metadata service reports.
+func (f *Fake) SetInstanceID(id int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.instanceID = id
+}
+
+// AddServer adds (or replaces) a server.
+func (f *Fake) AddServer(id int64, name string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.servers[id] = newServer(id, name)
+}
+
+// AddFloatingIP adds (or replaces) an IPv4 Floating IP; server 0 leaves it
+// unassigned.
+func (f *Fake) AddFloatingIP(id int64, ip string, server int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.floatingIPs[id] = newFloatingIP(id, ip)
+	f.setOwnerLocked(id, server)
+}
+
+// Owner is the server a Floating IP is assigned to (0: unassigned or
+// unknown).
+func (f *Fake) Owner(floatingIPID int64) int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if fip, ok := f.floatingIPs[floatingIPID]; ok && fip.Server != nil {
+		return *fip.Server
+	}
+	return 0
+}
+
+// Grab assigns a Floating IP to a server at once, as another node or an
+// operator would.
+func (f *Fake) Grab(floatingIPID, server int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.setOwnerLocked(floatingIPID, server)
+}
+
+// GrabAfter makes server grab the Floating IP once d has passed.
+func (f *Fake) GrabAfter(d time.Duration, floatingIPID, server int64) {
+	time.AfterFunc(d, func() { f.Grab(floatingIPID, server) })
+}
+
+// SetRateLimitRemaining sets the RateLimit-Remaining budget; every request
+// after this lowers it by one.
+func (f *Fake) SetRateLimitRemaining(n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.remaining = n
+}
+
+func (f *Fake) setOwnerLocked(floatingIPID, server int64) {
+	fip, ok := f.floatingIPs[floatingIPID]
+	if !ok {
+		return
+	}
+	if fip.Server != nil {
+		if old, ok := f.servers[*fip.Server]; ok {
+			old.PublicNet.FloatingIPs = removeID(old.PublicNet.FloatingIPs, floatingIPID)
+		}
+	}
+	fip.Server = nil
+	if server == 0 {
+		return
+	}
+	s := server
+	fip.Server = &s
+	if srv, ok := f.servers[server]; ok {
+		srv.PublicNet.FloatingIPs = append(removeID(srv.PublicNet.FloatingIPs, floatingIPID), floatingIPID)
+	}
+}
+
+func removeID(ids []int64, id int64) []int64 {
+	out := ids[:0:0]
+	for _, x := range ids {
+		if x != id {
+			out = append(out, x)
+		}
+	}
+	return out
+}
