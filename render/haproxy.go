@@ -8,8 +8,8 @@ import (
 	_ "embed"
 	"fmt"
 	"net/netip"
-	"regexp"
 	"strconv"
+	"strings"
 	"text/template"
 
 	"github.com/hakgen/hakgen/state"
@@ -23,19 +23,38 @@ var haproxyTmpl = template.Must(template.New("haproxy.cfg").
 	Option("missingkey=error").
 	Parse(haproxyTemplate))
 
-// safeWord is what any value written into a generated file must look like:
-// no space, quote, comment sign, backslash or line break can ever reach it.
-var safeWord = regexp.MustCompile(`^[A-Za-z0-9._:/$@\[\],-]+$`)
-
-// word lets a value into a configuration file only if it is one safe word.
-// Validation already guarantees this; word is the last line of defence
-// against a directive injected through a name.
+// word lets a value into a configuration file only if it is one safe word:
+// letters, digits and . _ : / $ @ [ ] , - only, so no space, quote, comment
+// sign, backslash or line break can ever reach the file. Validation already
+// guarantees this; word is the last line of defence against a directive
+// injected through a name.
 func word(v any) (string, error) {
-	s := fmt.Sprint(v)
-	if !safeWord.MatchString(s) {
+	s, ok := v.(string)
+	if !ok {
+		s = fmt.Sprint(v)
+	}
+	if s == "" || strings.IndexFunc(s, unsafeRune) >= 0 {
 		return "", fmt.Errorf("refusing to write %q into a configuration file: not a single safe word", s)
 	}
 	return s, nil
+}
+
+// words checks a line of space-separated words: each one must be safe.
+func words(line string) (string, error) {
+	for _, w := range strings.Split(line, " ") {
+		if _, err := word(w); err != nil {
+			return "", err
+		}
+	}
+	return line, nil
+}
+
+func unsafeRune(r rune) bool {
+	switch {
+	case 'a' <= r && r <= 'z', 'A' <= r && r <= 'Z', '0' <= r && r <= '9':
+		return false
+	}
+	return !strings.ContainsRune("._:/$@[],-", r)
 }
 
 // HAProxy renders haproxy.cfg for s. s must have passed validation, and its

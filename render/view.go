@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strconv"
+	"strings"
 
 	"github.com/GehirnInc/crypt"
 	_ "github.com/GehirnInc/crypt/sha512_crypt" // registers crypt.SHA512
@@ -31,11 +32,8 @@ type proxy struct {
 	Name    string
 	Port    int
 	Readyz  bool     // HTTPS GET /readyz health check
-	Opts    []string // options of every server line
-	Servers []server
+	Servers []string // whole server lines, every word checked
 }
-
-type server struct{ Name, Addr string }
 
 type statsView struct {
 	Bind         string
@@ -55,8 +53,12 @@ func newHAProxyView(s *state.State) (*haproxyView, error) {
 		Timeouts:      h.Timeouts,
 		Checks:        h.Checks,
 		Resolvers:     usesDNS(s.ControlPlanes) || usesDNS(s.Workers),
-		Proxies:       proxies(s),
 	}
+	proxies, err := proxies(s)
+	if err != nil {
+		return nil, err
+	}
+	v.Proxies = proxies
 	stats, err := newStatsView(s)
 	if err != nil {
 		return nil, err
@@ -65,20 +67,18 @@ func newHAProxyView(s *state.State) (*haproxyView, error) {
 	return v, nil
 }
 
-func proxies(s *state.State) []proxy {
+func proxies(s *state.State) ([]proxy, error) {
 	api := s.APIServer
-	apiProxy := proxy{
-		Comment: "Kubernetes API: TLS passes through to the API servers.",
-		Name:    "kube-api", Port: api.Port,
-		Servers: servers(s.ControlPlanes, api.BackendPort),
-		// Close connections to a failed API server so clients reconnect elsewhere.
-		Opts: []string{"check", "on-marked-down", "shutdown-sessions"},
-	}
+	// Close connections to a failed API server so clients reconnect elsewhere.
+	apiOpts := []string{"check", "on-marked-down", "shutdown-sessions"}
 	if api.HealthCheck == state.HealthCheckReadyz {
-		apiProxy.Readyz = true
-		apiProxy.Opts = append(apiProxy.Opts, "verify", "none")
+		apiOpts = append(apiOpts, "verify", "none")
 	}
-	ps := []proxy{apiProxy}
+	ps := []proxy{{
+		Comment: "Kubernetes API: TLS passes through to the API servers.",
+		Name:    "kube-api", Port: api.Port, Readyz: api.HealthCheck == state.HealthCheckReadyz,
+		Servers: serverLines(s.ControlPlanes, api.BackendPort, apiOpts),
+	}}
 	if len(s.Workers) > 0 {
 		opts := []string{"check"}
 		if s.Ingress.ProxyProtocol {
@@ -87,9 +87,9 @@ func proxies(s *state.State) []proxy {
 		in := s.Ingress
 		ps = append(ps,
 			proxy{Comment: "Ingress HTTP: passed through to the ingress controller.",
-				Name: "ingress-http", Port: in.HTTP.Port, Opts: opts, Servers: servers(s.Workers, in.HTTP.BackendPort)},
+				Name: "ingress-http", Port: in.HTTP.Port, Servers: serverLines(s.Workers, in.HTTP.BackendPort, opts)},
 			proxy{Comment: "Ingress HTTPS: TLS passes through to the ingress controller.",
-				Name: "ingress-https", Port: in.HTTPS.Port, Opts: opts, Servers: servers(s.Workers, in.HTTPS.BackendPort)},
+				Name: "ingress-https", Port: in.HTTPS.Port, Servers: serverLines(s.Workers, in.HTTPS.BackendPort, opts)},
 		)
 	}
 	for _, x := range s.ExtraPorts {
@@ -98,15 +98,24 @@ func proxies(s *state.State) []proxy {
 			group = s.Workers
 		}
 		ps = append(ps, proxy{Comment: "Extra TCP passthrough port.",
-			Name: "extra-" + x.Name, Port: x.Port, Opts: []string{"check"}, Servers: servers(group, x.BackendPort)})
+			Name: "extra-" + x.Name, Port: x.Port, Servers: serverLines(group, x.BackendPort, []string{"check"})})
 	}
-	return ps
+	for _, p := range ps {
+		for _, line := range p.Servers {
+			if _, err := words(line); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return ps, nil
 }
 
-func servers(list []state.Server, port int) []server {
-	out := make([]server, len(list))
+// serverLines renders one server line per server; words checks them.
+func serverLines(list []state.Server, port int, opts []string) []string {
+	suffix := " " + strings.Join(opts, " ")
+	out := make([]string, len(list))
 	for i, srv := range list {
-		out[i] = server{Name: srv.Name, Addr: addr(srv.Address, port)}
+		out[i] = "server " + srv.Name + " " + addr(srv.Address, port) + suffix
 	}
 	return out
 }
