@@ -11,16 +11,18 @@ import (
 )
 
 const renderUsage = `
-Usage: hakgen-agent render [--state FILE] [-o FILE]
+Usage: hakgen-agent render [--state FILE] [-o FILE | --diff [--haproxy-config FILE]]
        hakgen-agent render --control-plane NAME=ADDR... [--worker NAME=ADDR...] [-o FILE]
 
 Prints the haproxy.cfg a desired state renders to. Nothing else is touched.
 Without --state or servers it renders the built-in example (3 control planes,
-3 workers), so you can see the output at once.
+3 workers), so you can see the output at once. With --diff it prints what
+would change in the running haproxy.cfg instead (nothing when it is current).
 
 Examples:
   hakgen-agent render
   hakgen-agent render --state /etc/hakgen/state.yaml -o /tmp/haproxy.cfg
+  hakgen-agent render --diff
   hakgen-agent render --control-plane cp1=10.0.0.11 --control-plane cp2=10.0.0.12 \
       --control-plane cp3=10.0.0.13 --worker w1=10.0.0.21
 `
@@ -36,7 +38,12 @@ func renderCommand() command {
 			out := fs.String("o", "", "write to `FILE` atomically instead of standard output")
 			fs.Var(&cps, "control-plane", "a control plane as `NAME=ADDR`; repeat for more (instead of --state)")
 			fs.Var(&workers, "worker", "a worker as `NAME=ADDR`; repeat for more (instead of --state)")
+			diff := fs.Bool("diff", false, "print a unified diff from the running config to the rendered one instead (--state defaults to "+DefaultStatePath+")")
+			running := fs.String("haproxy-config", DefaultHAProxyConfig, "the running haproxy.cfg `FILE`, for --diff")
 			return func(ctx context.Context, e *env) error {
+				if *diff && *statePath == "" && len(cps)+len(workers) == 0 {
+					*statePath = DefaultStatePath
+				}
 				s, err := renderInput(*statePath, cps, workers, e)
 				if err != nil {
 					return err
@@ -44,6 +51,9 @@ func renderCommand() command {
 				cfg, err := render.HAProxy(s)
 				if err != nil {
 					return err
+				}
+				if *diff {
+					return printDiff(*running, cfg, e)
 				}
 				return writeOutput(*out, cfg, e)
 			}

@@ -1,0 +1,35 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+
+	"github.com/pmezard/go-difflib/difflib"
+)
+
+// DefaultHAProxyConfig is the haproxy.cfg Debian's haproxy.service loads.
+const DefaultHAProxyConfig = "/etc/haproxy/haproxy.cfg"
+
+// printDiff prints a unified diff from the file at path to rendered. A
+// missing file counts as empty; nothing is written.
+func printDiff(path string, rendered []byte, e *env) error {
+	current, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return envErr(fmt.Errorf("reading the running config: %w", err))
+	}
+	if string(current) == string(rendered) {
+		fmt.Fprintf(e.stderr, "%s is up to date\n", path)
+		return nil
+	}
+	text, err := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
+		A: difflib.SplitLines(string(current)), B: difflib.SplitLines(string(rendered)),
+		FromFile: path, ToFile: path + " (rendered)", Context: 3,
+	})
+	if err != nil {
+		return fmt.Errorf("diffing %s: %w", path, err)
+	}
+	_, err = fmt.Fprint(e.stdout, text)
+	return err
+}
