@@ -1,0 +1,88 @@
+package main
+
+import (
+	"os"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/hakgen/hakgen/state"
+)
+
+func readme(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+// between returns the text between <!-- name:start --> and <!-- name:end -->,
+// without the code fence.
+func between(t *testing.T, text, name string) string {
+	t.Helper()
+	re := regexp.MustCompile("(?s)<!-- " + name + ":start -->\n```[a-z]*\n(.*?)```\n<!-- " + name + ":end -->")
+	m := re.FindStringSubmatch(text)
+	if m == nil {
+		t.Fatalf("README.md has no %s block", name)
+	}
+	return m[1]
+}
+
+// TestREADMEExampleIsCurrent keeps the README's example state and its
+// rendered haproxy.cfg equal to what the code embeds and renders.
+func TestREADMEExampleIsCurrent(t *testing.T) {
+	text := readme(t)
+	if got := between(t, text, "example-state"); got != string(state.Example) {
+		t.Error("README.md's example state differs from state/example.yaml")
+	}
+	_, out, _ := runCLI(t, "render")
+	if got := between(t, text, "example-haproxy"); got != out {
+		t.Error("README.md's rendered example differs from `hakgen-agent render` (copy its output into the example-haproxy block)")
+	}
+}
+
+// TestREADMEDocumentsEveryField walks the State type and expects each yaml
+// field path in the reference tables.
+func TestREADMEDocumentsEveryField(t *testing.T) {
+	text := readme(t)
+	for _, path := range fieldPaths(reflect.TypeFor[state.State](), "") {
+		if !strings.Contains(text, "`"+path+"`") && !strings.Contains(text, path+"`") && !strings.Contains(text, "/ `"+lastName(path)+"`") {
+			t.Errorf("README.md does not document %s", path)
+		}
+	}
+}
+
+func lastName(path string) string { return path[strings.LastIndex(path, ".")+1:] }
+
+func fieldPaths(t reflect.Type, prefix string) []string {
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
+		if t.Kind() == reflect.Slice {
+			prefix += "[]"
+		}
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct || t == reflect.TypeFor[state.Duration]() {
+		return nil
+	}
+	var paths []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if !f.IsExported() || name == "" || name == "-" {
+			continue
+		}
+		path := name
+		if prefix != "" {
+			path = strings.TrimSuffix(prefix, ".") + "." + name
+		}
+		sub := fieldPaths(f.Type, path)
+		if len(sub) == 0 {
+			paths = append(paths, path)
+		}
+		paths = append(paths, sub...)
+	}
+	return paths
+}
