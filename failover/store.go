@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/hakgen/hakgen/internal/atomicfile"
 )
 
 // DefaultStateDir is where runs record state and take their locks. /run
@@ -69,7 +71,7 @@ func (s *Store) Record(ctx context.Context, ev Event) (Record, error) {
 	if err != nil {
 		return Record{}, fmt.Errorf("encoding state: %w", err)
 	}
-	if err := writeFileAtomic(s.path(StateFile), append(b, '\n'), 0o644); err != nil {
+	if _, err := atomicfile.Write(s.path(StateFile), append(b, '\n'), 0o644); err != nil {
 		return Record{}, err
 	}
 	return rec, nil

@@ -13,6 +13,8 @@ import (
 
 	"github.com/hetznercloud/hcloud-go/v2/hcloud/metadata"
 	"go.uber.org/zap"
+
+	"github.com/hakgen/hakgen/internal/atomicfile"
 )
 
 // DefaultStateDir is where runtime state lives, the server ID cache among
@@ -76,7 +78,7 @@ func (s *ServerIDSource) ServerID(ctx context.Context) (int64, error) {
 	if id <= 0 {
 		return 0, fmt.Errorf("the metadata service answered server ID %d", id)
 	}
-	if err := writeFileAtomic(s.cache, []byte(strconv.FormatInt(id, 10)+"\n"), 0o644); err != nil {
+	if err := writeCache(s.cache, id); err != nil {
 		s.log.Warn("cannot cache the server ID", zap.String("file", s.cache), zap.Error(err))
 	}
 	return id, nil
@@ -92,4 +94,13 @@ func (s *ServerIDSource) readCache() (int64, error) {
 		return 0, fmt.Errorf("%s holds no server ID", s.cache)
 	}
 	return id, nil
+}
+
+// writeCache stores id in the cache file, creating its directory.
+func writeCache(path string, id int64) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	_, err := atomicfile.Write(path, []byte(strconv.FormatInt(id, 10)+"\n"), 0o644)
+	return err
 }

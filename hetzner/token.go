@@ -3,11 +3,11 @@ package hetzner
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
+
+	"github.com/hakgen/hakgen/internal/secretfile"
 )
 
 // Token is a Hetzner Cloud API token. Its String and GoString methods
@@ -27,9 +27,6 @@ func (t Token) GoString() string { return "hetzner.Token([redacted])" }
 // CredentialName is the systemd credential holding the token
 // (LoadCredential=hcloud-token:/path in the unit).
 const CredentialName = "hcloud-token"
-
-// maxTokenSize bounds what is read from a token file.
-const maxTokenSize = 4096
 
 // ErrNoToken means none of the token sources had a token.
 var ErrNoToken = errors.New("no Hetzner Cloud API token: set floatingIP.tokenFile, " +
@@ -88,54 +85,13 @@ func (s TokenSources) Load() (Token, string, error) {
 	return "", "", ErrNoToken
 }
 
-// readTokenFile reads a token file. The checks look at the opened file
-// (fstat), so a symlink is followed and its target is what must be safe,
-// and the file cannot be swapped between check and read. O_NONBLOCK keeps
-// a FIFO planted at the path from blocking the open.
+// readTokenFile reads a token file; see secretfile.Read for the checks.
 func readTokenFile(path string, checkPerm bool) (Token, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	raw, err := secretfile.Read(path, "token file", checkPerm)
 	if err != nil {
-		return "", fmt.Errorf("reading token: %w", err)
+		return "", err
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return "", fmt.Errorf("reading token: %w", err)
-	}
-	if !fi.Mode().IsRegular() {
-		return "", fmt.Errorf("token file %s is not a regular file (%s)", path, fi.Mode().Type())
-	}
-	if checkPerm {
-		if err := checkTokenPerm(path, fi); err != nil {
-			return "", err
-		}
-	}
-	b, err := io.ReadAll(io.LimitReader(f, maxTokenSize+1))
-	if err != nil {
-		return "", fmt.Errorf("reading token file %s: %w", path, err)
-	}
-	if len(b) > maxTokenSize {
-		return "", fmt.Errorf("token file %s is larger than %d bytes: not a token", path, maxTokenSize)
-	}
-	return parseToken(string(b), "token file "+path)
-}
-
-// checkTokenPerm refuses a token file that someone besides root (or the
-// effective user) could read or replace.
-func checkTokenPerm(path string, fi os.FileInfo) error {
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return fmt.Errorf("token file %s: cannot read its owner", path)
-	}
-	if euid := uint32(os.Geteuid()); st.Uid != 0 && st.Uid != euid {
-		return fmt.Errorf("token file %s is owned by uid %d, not by root: "+
-			"run `chown root:root %s` (or use a systemd credential)", path, st.Uid, path)
-	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return fmt.Errorf("token file %s has mode %04o, giving group or others access to the API token: "+
-			"run `chmod 600 %s` and consider rotating the token", path, perm, path)
-	}
-	return nil
+	return parseToken(raw, "token file "+path)
 }
 
 // parseToken trims surrounding white space (a trailing newline is usual)

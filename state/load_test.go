@@ -208,7 +208,7 @@ func TestLoadRefusesSecretOfAnotherUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, _, err := state.Load(filepath.Join(dir, "state.yaml"))
-	if err == nil || !strings.Contains(err.Error(), "is owned by uid 65534 (expected root") {
+	if err == nil || !strings.Contains(err.Error(), "is owned by uid 65534, not by root (run: chown root:root") {
 		t.Fatalf("err = %v", err)
 	}
 }

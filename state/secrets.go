@@ -2,15 +2,11 @@ package state
 
 import (
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
-)
 
-// maxSecretSize bounds a secret file; passwords and tokens are short.
-const maxSecretSize = 4096
+	"github.com/hakgen/hakgen/internal/secretfile"
+)
 
 // LoadSecrets reads the secrets the state refers to (the stats password)
 // from their files, resolving relative paths against the state file's
@@ -33,44 +29,15 @@ func (s *State) LoadSecrets() error {
 }
 
 // ReadSecretFile reads a secret from a file, refusing files that others can
-// read or change. Trailing newlines are removed. Errors name the file and
-// the fix, never the content.
+// read or change (see secretfile.Read). Trailing newlines are removed.
 func ReadSecretFile(path string) (string, error) {
-	f, err := os.Open(path)
+	data, err := secretfile.Read(path, "secret file", true)
 	if err != nil {
-		return "", fmt.Errorf("reading secret: %w", err)
-	}
-	defer f.Close()
-	info, err := f.Stat() // of the opened file: a swapped symlink cannot slip past
-	if err != nil {
-		return "", fmt.Errorf("reading secret: %w", err)
-	}
-	if err := checkSecretFile(path, info); err != nil {
 		return "", err
 	}
-	data, err := io.ReadAll(io.LimitReader(f, maxSecretSize+1))
-	if err != nil {
-		return "", fmt.Errorf("reading secret %s: %w", path, err)
-	}
-	if len(data) > maxSecretSize {
-		return "", fmt.Errorf("secret file %s is larger than %d bytes", path, maxSecretSize)
-	}
-	secret := strings.TrimRight(string(data), "\r\n")
+	secret := strings.TrimRight(data, "\r\n")
 	if secret == "" {
 		return "", fmt.Errorf("secret file %s is empty", path)
 	}
 	return secret, nil
-}
-
-func checkSecretFile(path string, info os.FileInfo) error {
-	if !info.Mode().IsRegular() {
-		return fmt.Errorf("secret file %s is not a regular file", path)
-	}
-	if perm := info.Mode().Perm(); perm&0o077 != 0 {
-		return fmt.Errorf("secret file %s has mode %04o: group or others can access it (run: chmod 600 %s)", path, perm, path)
-	}
-	if st, ok := info.Sys().(*syscall.Stat_t); ok && st.Uid != 0 && int(st.Uid) != os.Geteuid() {
-		return fmt.Errorf("secret file %s is owned by uid %d (expected root: chown root: %s)", path, st.Uid, path)
-	}
-	return nil
 }
