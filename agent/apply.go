@@ -1,0 +1,199 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hakgen/hakgen/haproxy"
+	"github.com/hakgen/hakgen/internal/atomicfile"
+	"github.com/hakgen/hakgen/state"
+)
+
+// Outcome is how a reconcile (or one target of it) ended.
+type Outcome string
+
+// Outcomes, from best to worst: a reconcile reports its worst target's.
+const (
+	OutcomeUnchanged Outcome = "unchanged" // the file already held the rendered bytes
+	OutcomeApplied   Outcome = "applied"   // new file installed and the service reloaded
+	OutcomeInvalid   Outcome = "invalid"   // the state or the rendered file was refused; nothing touched
+	OutcomeError     Outcome = "error"     // a step failed before the rename; nothing touched
+	OutcomeReverted  Outcome = "reverted"  // the reload failed; last-known-good restored and reloaded
+	OutcomeBroken    Outcome = "broken"    // the reload and the rollback failed: needs an operator
+)
+
+var severity = map[Outcome]int{OutcomeUnchanged: 0, OutcomeApplied: 1, OutcomeInvalid: 2, OutcomeError: 3, OutcomeReverted: 4, OutcomeBroken: 5}
+
+// Hook points of a reconcile, in order (see Agent.hook).
+const (
+	pointStaged   = "staged"    // the new file is staged, not checked
+	pointChecked  = "checked"   // the staged file passed the check
+	pointLastGood = "last-good" // the last-known-good copy is kept
+	pointRenamed  = "renamed"   // the staged file replaced the target
+)
+
+// targetResult is what applying the state to one target did.
+type targetResult struct {
+	Outcome  Outcome
+	Warnings string // the checker's warnings
+	Reloads  int    // successful reloads (the rollback's included)
+	Failed   int    // failed reloads
+	Check    time.Duration
+	Reload   time.Duration
+	Err      error
+}
+
+// apply brings one target in line with s. It returns the outcome; Err is
+// set for every outcome but unchanged and applied.
+func (a *Agent) apply(ctx context.Context, t *target, s *state.State) targetResult {
+	want, err := t.Render(s)
+	if err != nil {
+		return targetResult{Outcome: OutcomeInvalid, Err: fmt.Errorf("rendering %s: %w", t.Path, err)}
+	}
+	cur, err := readTarget(t.Path)
+	if err != nil {
+		return targetResult{Outcome: OutcomeError, Err: err}
+	}
+	if bytes.Equal(want, cur) {
+		if !t.pending(cur) {
+			return targetResult{Outcome: OutcomeUnchanged}
+		}
+		// The file is right but the service may not run it yet.
+		return a.reload(ctx, t, want, targetResult{})
+	}
+	res, err := a.install(ctx, t, want, cur)
+	if err != nil {
+		return res
+	}
+	return a.reload(ctx, t, want, res)
+}
+
+// install stages want, checks it, keeps the last-known-good copy and
+// renames want over the target. On any error the target is untouched and
+// res says why.
+func (a *Agent) install(ctx context.Context, t *target, want, cur []byte) (targetResult, error) {
+	var res targetResult
+	st, err := atomicfile.Stage(t.Path, want, t.Perm)
+	if err != nil {
+		return fail(res, OutcomeError, err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			st.Discard()
+		}
+	}()
+	a.at(pointStaged)
+	if t.Checker != nil {
+		start := time.Now()
+		res.Warnings, err = t.Checker.Check(ctx, st.Path())
+		res.Check = time.Since(start)
+		if err != nil {
+			return fail(res, checkOutcome(ctx, err), fmt.Errorf("checking the new %s: %w", t.Path, err))
+		}
+	}
+	a.at(pointChecked)
+	if err := t.keepLastGood(cur); err != nil {
+		return fail(res, OutcomeError, err)
+	}
+	a.at(pointLastGood)
+	committed = true
+	if err := st.Commit(); err != nil && !holds(t.Path, want) {
+		// Only a failed rename leaves the target untouched; a failed
+		// directory sync after it leaves want in place, to be loaded.
+		return fail(res, OutcomeError, err)
+	}
+	a.at(pointRenamed)
+	return res, nil
+}
+
+// holds reports whether the file at path holds exactly data.
+func holds(path string, data []byte) bool {
+	cur, err := readTarget(path)
+	return err == nil && bytes.Equal(cur, data)
+}
+
+// checkOutcome tells a refused file (invalid input) from a check that could
+// not run (an environment problem).
+func checkOutcome(ctx context.Context, err error) Outcome {
+	var refused *haproxy.CheckError
+	if ctx.Err() == nil && (errors.As(err, &refused) || errors.Is(err, ErrRefused)) {
+		return OutcomeInvalid
+	}
+	return OutcomeError
+}
+
+// ErrNotRunning may be wrapped by a Reloader's error to say the service is
+// not running at all, so there is no running configuration to go back to.
+// haproxy.ErrMasterUnavailable is taken as such without it.
+var ErrNotRunning = errors.New("service not running")
+
+func notRunning(err error) bool {
+	return errors.Is(err, ErrNotRunning) || errors.Is(err, haproxy.ErrMasterUnavailable)
+}
+
+// ErrRefused may be wrapped by a Checker's error to say the file is invalid
+// (rather than that the check could not run). *haproxy.CheckError is taken
+// as a refusal without it.
+var ErrRefused = errors.New("configuration refused")
+
+// reload reloads the service after want was installed; when that fails it
+// restores the last-known-good copy and reloads again (see rollback).
+func (a *Agent) reload(ctx context.Context, t *target, want []byte, res targetResult) targetResult {
+	start := time.Now()
+	defer func() { res.Reload = time.Since(start) }()
+	err := t.Reloader.Reload(ctx)
+	if err == nil {
+		t.loaded = hashOf(want)
+		res.Reloads++
+		res.Outcome = OutcomeApplied
+		return res
+	}
+	res.Failed++
+	if notRunning(err) {
+		// Nothing runs the old file: keep the new one (it passed the
+		// check) for the service's next start, and owe a reload.
+		t.loaded = loadedUnknown
+		res.Outcome = OutcomeError
+		res.Err = fmt.Errorf("%s is not running; the new %s stays in place for its start: %w", t.Name, t.Path, err)
+		return res
+	}
+	return t.rollback(ctx, res, fmt.Errorf("reloading %s for the new %s: %w", t.Name, t.Path, err))
+}
+
+// rollback puts the last-known-good file back and reloads it, after the
+// reload of a new file failed with reloadErr.
+func (t *target) rollback(ctx context.Context, res targetResult, reloadErr error) targetResult {
+	restored, err := t.restoreLastGood()
+	if err == nil {
+		err = t.Reloader.Reload(ctx)
+		if err == nil {
+			t.loaded = hashOf(restored)
+			res.Reloads++
+			res.Outcome, res.Err = OutcomeReverted, fmt.Errorf("%w; restored the last-known-good %s and reloaded it", reloadErr, t.Path)
+			return res
+		}
+		res.Failed++
+		err = fmt.Errorf("reloading the restored last-known-good %s: %w", t.Path, err)
+	}
+	// What the service runs is unknown now: a reload is owed, and no file
+	// becomes the last-known-good copy until one succeeds.
+	t.loaded = loadedUnknown
+	res.Outcome, res.Err = OutcomeBroken, errors.Join(reloadErr, err)
+	return res
+}
+
+// fail sets the outcome and error of res and returns both.
+func fail(res targetResult, o Outcome, err error) (targetResult, error) {
+	res.Outcome, res.Err = o, err
+	return res, err
+}
+
+func (a *Agent) at(point string) {
+	if a.hook != nil {
+		a.hook(point)
+	}
+}

@@ -1,0 +1,194 @@
+package agent
+
+import (
+	"context"
+	"os"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/hakgen/hakgen/internal/atomicfile"
+)
+
+// Run owns reconciling until ctx is done, then returns nil. It watches the
+// state file's directory, reconciles once at once, tells the Notifier
+// READY (also when that first reconcile failed: the service keeps running
+// its previous configuration, and the agent is up to fix it), and from
+// then on reconciles on file events (coalesced), Trigger, the periodic
+// resync and event overflows. STATUS= carries the applied state or the
+// current error; WATCHDOG pings come from this loop, so they stop when it
+// is stuck.
+//
+// A reconcile in progress when ctx ends is finished first (bounded by
+// Config.StepTimeout): a reload is never abandoned half-way with its
+// rollback. Run returns an error only when it cannot start watching.
+func (a *Agent) Run(ctx context.Context) error {
+	w, err := watch(a.cfg.StatePath, a.log)
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	a.removeLeftovers()
+	l := &loop{Agent: a, sched: schedule{
+		min: a.cfg.MinQuiescence, max: a.cfg.MaxQuiescence, minReload: a.cfg.MinReloadInterval,
+	}}
+	l.step(ctx, TriggerStart)
+	a.cfg.Notifier.Ready()
+	a.log.Info("watching", zap.String("file", a.cfg.StatePath), zap.Duration("resync", a.cfg.Resync))
+	return l.run(ctx, w.hints)
+}
+
+// removeLeftovers removes the staged files a killed predecessor left beside
+// the files the agent writes.
+func (a *Agent) removeLeftovers() {
+	paths := []string{a.cfg.StatusPath}
+	for _, t := range a.targets {
+		paths = append(paths, t.Path, t.LastGood)
+	}
+	for _, p := range paths {
+		if p == "" {
+			continue
+		}
+		stale, _ := atomicfile.Leftovers(p) // a missing directory has none
+		for _, f := range stale {
+			if err := os.Remove(f); err != nil {
+				a.log.Warn("cannot remove a stale staged file", zap.String("file", f), zap.Error(err))
+				continue
+			}
+			a.log.Info("removed a stale staged file", zap.String("file", f))
+		}
+	}
+}
+
+// loop is Run's state: the schedule and what was logged last, so that an
+// error is logged once per distinct error rather than on every retry.
+type loop struct {
+	*Agent
+	sched       schedule
+	loggedErr   string
+	loggedWarn  string
+	loggedWrite string
+}
+
+func (l *loop) run(ctx context.Context, hints <-chan string) error {
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	resync := time.NewTicker(l.cfg.Resync)
+	defer resync.Stop()
+	var ping <-chan time.Time
+	if d := l.cfg.Notifier.WatchdogInterval(); d > 0 {
+		t := time.NewTicker(d)
+		defer t.Stop()
+		ping = t.C
+	}
+	for {
+		var due <-chan time.Time
+		if l.sched.pending() {
+			timer.Reset(time.Until(l.sched.due()))
+			due = timer.C
+		}
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			l.cfg.Notifier.Stopping()
+			l.log.Info("stopping")
+			return nil
+		case trigger := <-hints:
+			l.sched.event(time.Now(), trigger)
+		case <-l.kick:
+			l.sched.force(time.Now(), TriggerSignal)
+		case <-resync.C:
+			l.sched.force(time.Now(), TriggerResync)
+		case <-due:
+			trigger := l.sched.trigger
+			reloaded := l.step(ctx, trigger)
+			l.sched.ran(time.Now(), reloaded)
+		case <-ping:
+			l.cfg.Notifier.Ping()
+		}
+	}
+}
+
+// step runs one reconcile, records and reports it, and tells whether it
+// reloaded a service.
+func (l *loop) step(ctx context.Context, trigger string) (reloaded bool) {
+	r := l.reconcileOnce(context.WithoutCancel(ctx))
+	st := l.status.record(trigger, r, l.targets)
+	l.report(trigger, r)
+	if l.cfg.StatusPath != "" {
+		l.once(&l.loggedWrite, errString(writeStatus(l.cfg.StatusPath, st)), func() {
+			l.log.Warn("cannot write the status file", zap.String("file", l.cfg.StatusPath), zap.String("error", l.loggedWrite))
+		})
+	}
+	l.cfg.Notifier.Status(st.Summary())
+	ok, failed := r.reloads()
+	return ok+failed > 0
+}
+
+// report logs a reconcile: warnings and errors once per distinct text,
+// failed reloads every time (each one did something to the service).
+func (l *loop) report(trigger string, r result) {
+	log := l.log.With(zap.String("trigger", trigger))
+	l.once(&l.loggedWarn, strings.Join(r.Warnings, "\n"), func() {
+		for _, w := range r.Warnings {
+			log.Warn("warning", zap.String("warning", w))
+		}
+	})
+	switch r.Outcome {
+	case OutcomeReverted, OutcomeBroken:
+		l.loggedErr = string(r.Outcome) + r.Err.Error()
+		log.Error("reload failed", zap.String("outcome", string(r.Outcome)), zap.Error(r.Err))
+		return
+	case OutcomeInvalid, OutcomeError:
+		l.once(&l.loggedErr, string(r.Outcome)+r.Err.Error(), func() {
+			log.Error(failureMessage(r.Outcome), zap.String("file", l.cfg.StatePath), zap.String("outcome", string(r.Outcome)), zap.Error(r.Err))
+		})
+		return
+	}
+	if l.loggedErr != "" {
+		log.Info("recovered", zap.String("hash", short(r.Hash)))
+		l.loggedErr = ""
+	}
+	if r.Outcome == OutcomeApplied {
+		check, reload := r.durations()
+		log.Info("applied", zap.String("hash", short(r.Hash)), zap.Duration("took", r.Took),
+			zap.Duration("check", check), zap.Duration("reload", reload))
+		return
+	}
+	log.Debug("unchanged", zap.String("hash", short(r.Hash)), zap.Duration("took", r.Took))
+}
+
+func failureMessage(o Outcome) string {
+	if o == OutcomeInvalid {
+		return "state refused; keeping the running configuration"
+	}
+	return "reconcile failed; keeping the running configuration"
+}
+
+// once runs log when text differs from *last (and is not empty), then
+// remembers text.
+func (l *loop) once(last *string, text string, log func()) {
+	if text == *last {
+		return
+	}
+	*last = text
+	if text != "" {
+		log()
+	}
+}
+
+func (r result) durations() (check, reload time.Duration) {
+	for _, t := range r.Targets {
+		check += t.Check
+		reload += t.Reload
+	}
+	return check, reload
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}

@@ -1,0 +1,97 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+
+	"go.uber.org/zap"
+
+	"github.com/hakgen/hakgen/haproxy"
+	"github.com/hakgen/hakgen/systemd"
+)
+
+// NoReload is the Reloader of `--reload none`: the file is rendered,
+// checked and installed, and the service is left alone (something else
+// reloads it, or it reads the file at its next start).
+type NoReload struct{}
+
+// Reload does nothing and succeeds.
+func (NoReload) Reload(context.Context) error { return nil }
+
+var (
+	_ Reloader = NoReload{}
+	_ Reloader = (*haproxy.MasterReloader)(nil)
+	_ Reloader = (*systemd.Reloader)(nil)
+	_ Reloader = (*SystemdReloader)(nil)
+)
+
+// SystemdReloader reloads haproxy.service through systemd (D-Bus) and,
+// when HAProxy's master socket exists, confirms the outcome through its
+// `show proc`: HAProxy 2.6 tells systemd READY even after a reload that
+// failed, so the unit's state alone cannot show the failure.
+type SystemdReloader struct {
+	unit   *systemd.Reloader
+	master *haproxy.Master
+	await  *haproxy.MasterReloader
+	log    *zap.Logger
+
+	mu     sync.Mutex
+	before *haproxy.Procs // show proc before the running Reload; nil: do not verify
+}
+
+// NewSystemdReloader connects to systemd (ctx bounds only that) and returns
+// a reloader for opts.Unit whose Verifier is the master socket at socket.
+// opts.Verifier must be nil: it is set here. Close releases the bus
+// connection.
+func NewSystemdReloader(ctx context.Context, opts systemd.Options, socket string, log *zap.Logger) (*SystemdReloader, error) {
+	if opts.Verifier != nil {
+		return nil, errors.New("systemd reloader: the verifier is set by NewSystemdReloader")
+	}
+	m := haproxy.NewMaster(socket)
+	r := &SystemdReloader{master: m, await: haproxy.NewMasterReloader(m, log), log: log.Named("systemd-reload")}
+	opts.Verifier = systemd.VerifierFunc(r.verify)
+	unit, err := systemd.NewReloader(ctx, opts, log)
+	if err != nil {
+		return nil, err
+	}
+	r.unit = unit
+	return r, nil
+}
+
+// Reload reads `show proc` (when the master socket exists), has systemd
+// reload the unit, and then waits until show proc shows a new worker or a
+// failed reload.
+func (r *SystemdReloader) Reload(ctx context.Context) error {
+	r.mu.Lock()
+	r.before = nil
+	if _, err := os.Stat(r.master.Socket); err == nil {
+		procs, err := r.master.ShowProc(ctx)
+		if err == nil {
+			r.before = &procs
+		} else {
+			r.log.Warn("cannot read show proc: the reload is judged by systemd alone", zap.Error(err))
+		}
+	}
+	r.mu.Unlock()
+	return r.unit.Reload(ctx)
+}
+
+// verify is the unit reloader's Verifier.
+func (r *SystemdReloader) verify(ctx context.Context) error {
+	r.mu.Lock()
+	before := r.before
+	r.mu.Unlock()
+	if before == nil {
+		return nil
+	}
+	if err := r.await.Await(ctx, *before); err != nil {
+		return fmt.Errorf("checking the reload on the master socket: %w", err)
+	}
+	return nil
+}
+
+// Close releases the bus connection.
+func (r *SystemdReloader) Close() { r.unit.Close() }

@@ -1,0 +1,195 @@
+package agent
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hakgen/hakgen/internal/atomicfile"
+)
+
+// DefaultStatusPath is where the daemon writes its status; /run is emptied
+// at boot, together with HAProxy's own state.
+const DefaultStatusPath = "/run/hakgen/status.json"
+
+// Status is the content of the status file, rewritten atomically after
+// every reconcile. Its JSON form is stable: fields are only ever added.
+type Status struct {
+	PID       int       `json:"pid"`
+	StartedAt time.Time `json:"startedAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+	StateFile string    `json:"stateFile"`
+	// AppliedHash is the hash (state.State.Hash) of the last state every
+	// target was brought in line with; "" before the first success.
+	AppliedHash string    `json:"appliedStateHash"`
+	AppliedAt   time.Time `json:"appliedAt,omitzero"`
+	// Healthy is false while the last reconcile failed.
+	Healthy bool       `json:"healthy"`
+	Last    *Reconcile `json:"lastReconcile,omitempty"`
+	// LastError is the most recent failure, kept after recovery.
+	LastError *Failure       `json:"lastError,omitempty"`
+	Counts    Counts         `json:"counts"`
+	Targets   []TargetStatus `json:"targets"`
+}
+
+// Reconcile describes one reconcile.
+type Reconcile struct {
+	At            time.Time `json:"at"`
+	Trigger       string    `json:"trigger"` // start, file, signal, resync, overflow
+	Outcome       Outcome   `json:"outcome"`
+	StateHash     string    `json:"stateHash,omitempty"`
+	TookSeconds   float64   `json:"tookSeconds"`
+	CheckSeconds  float64   `json:"checkSeconds"`  // time in the checkers (haproxy -c)
+	ReloadSeconds float64   `json:"reloadSeconds"` // time in the reloaders, rollback included
+	Warnings      []string  `json:"warnings,omitempty"`
+	Error         string    `json:"error,omitempty"`
+}
+
+// Failure is a reconcile that failed.
+type Failure struct {
+	At      time.Time `json:"at"`
+	Outcome Outcome   `json:"outcome"`
+	Error   string    `json:"error"`
+}
+
+// Counts are totals since the daemon started.
+type Counts struct {
+	Reconciles    int `json:"reconciles"`
+	Reloads       int `json:"reloads"`       // successful, rollbacks' included
+	ReloadsFailed int `json:"reloadsFailed"` // failed, rollbacks' included
+	Rollbacks     int `json:"rollbacks"`     // last-known-good restored and reloaded
+}
+
+// TargetStatus is one generated file.
+type TargetStatus struct {
+	Name     string `json:"name"`
+	Path     string `json:"path"`
+	LastGood string `json:"lastGood"`
+	// Loaded is the SHA-256 of the bytes the service is known to run.
+	Loaded string `json:"loadedSha256"`
+	// Pending is true when the file on disk is not known to be loaded.
+	Pending bool `json:"pending"`
+}
+
+// ReadStatus reads a status file. An empty path reads nothing and returns
+// an error wrapping fs.ErrNotExist, like a missing file.
+func ReadStatus(path string) (*Status, error) {
+	if path == "" {
+		return nil, fmt.Errorf("reading status: %w", os.ErrNotExist)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading status: %w", err)
+	}
+	var st Status
+	if err := json.Unmarshal(data, &st); err != nil {
+		return nil, fmt.Errorf("reading status %s: %w", path, err)
+	}
+	return &st, nil
+}
+
+// target returns the recorded status of the target named name at path.
+func (s *Status) target(name, path string) (TargetStatus, bool) {
+	if s == nil {
+		return TargetStatus{}, false
+	}
+	for _, t := range s.Targets {
+		if t.Name == name && t.Path == path {
+			return t, true
+		}
+	}
+	return TargetStatus{}, false
+}
+
+// writeStatus writes st to path atomically, creating its directory.
+func writeStatus(path string, st *Status) error {
+	data, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return fmt.Errorf("writing status: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("writing status: %w", err)
+	}
+	if _, err := atomicfile.Write(path, append(data, '\n'), 0o644); err != nil {
+		return fmt.Errorf("writing status: %w", err)
+	}
+	return nil
+}
+
+// statusBook keeps the Status up to date from the results of reconciles.
+type statusBook struct{ st Status }
+
+func newStatusBook(statePath string, now time.Time) *statusBook {
+	return &statusBook{st: Status{PID: os.Getpid(), StartedAt: now, UpdatedAt: now, StateFile: statePath}}
+}
+
+// record adds the result of a reconcile started by trigger.
+func (b *statusBook) record(trigger string, r result, targets []*target) *Status {
+	st := &b.st
+	rec := &Reconcile{At: r.Start, Trigger: trigger, Outcome: r.Outcome, StateHash: r.Hash,
+		TookSeconds: r.Took.Seconds(), Warnings: r.Warnings}
+	for _, t := range r.Targets {
+		rec.CheckSeconds += t.Check.Seconds()
+		rec.ReloadSeconds += t.Reload.Seconds()
+	}
+	ok, failed := r.reloads()
+	st.Counts.Reconciles++
+	st.Counts.Reloads += ok
+	st.Counts.ReloadsFailed += failed
+	if r.Outcome == OutcomeReverted {
+		st.Counts.Rollbacks++
+	}
+	st.Healthy = r.Err == nil
+	if r.Err != nil {
+		rec.Error = r.Err.Error()
+		st.LastError = &Failure{At: r.Start, Outcome: r.Outcome, Error: rec.Error}
+	} else if st.AppliedHash != r.Hash || st.AppliedAt.IsZero() {
+		st.AppliedHash, st.AppliedAt = r.Hash, r.Start
+	}
+	st.Last = rec
+	st.UpdatedAt = r.Start.Add(r.Took)
+	st.Targets = make([]TargetStatus, 0, len(targets))
+	for _, t := range targets {
+		cur, _ := readTarget(t.Path)
+		st.Targets = append(st.Targets, TargetStatus{Name: t.Name, Path: t.Path, LastGood: t.LastGood,
+			Loaded: t.loaded, Pending: t.pending(cur)})
+	}
+	snapshot := *st
+	return &snapshot
+}
+
+// Summary is a one-line account of the status, for sd_notify STATUS= and
+// the first line of `hakgen-agent status`.
+func (s *Status) Summary() string {
+	switch {
+	case s.Last == nil:
+		return "starting"
+	case s.Healthy:
+		return fmt.Sprintf("state %s applied (last reconcile: %s)", short(s.AppliedHash), s.Last.Outcome)
+	default:
+		applied := "nothing applied yet"
+		if s.AppliedHash != "" {
+			applied = "keeping state " + short(s.AppliedHash)
+		}
+		return fmt.Sprintf("%s: %s; %s", s.Last.Outcome, firstLine(s.Last.Error), applied)
+	}
+}
+
+// short abbreviates a hash for people; state.State.Hash values are long.
+func short(hash string) string {
+	if len(hash) > 12 {
+		return hash[:12]
+	}
+	return hash
+}
+
+func firstLine(s string) string {
+	for i, c := range s {
+		if c == '\n' {
+			return s[:i]
+		}
+	}
+	return s
+}

@@ -1,0 +1,104 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"github.com/fsnotify/fsnotify"
+	"go.uber.org/zap"
+)
+
+// configMapData is the symlink a Kubernetes ConfigMap (or Secret) volume
+// swaps atomically on update: state.yaml -> ..data/state.yaml, and ..data
+// is renamed over to point at a new timestamped directory.
+const configMapData = "..data"
+
+// watcher turns fsnotify events on the state file's directory into hints
+// for the loop. It watches the directory, not the file: editors replace
+// files by rename, which a watch on the file itself would lose.
+type watcher struct {
+	fs    *fsnotify.Watcher
+	names map[string]bool // base names in the directory that matter
+	log   *zap.Logger
+
+	// hints receives one trigger per relevant event (TriggerFile or
+	// TriggerOverflow). It is buffered(1) and sent to without blocking:
+	// events are only hints, and the loop re-reads the file anyway.
+	hints chan string
+	done  chan struct{}
+}
+
+// watch starts watching the directory of statePath. Close stops it.
+func watch(statePath string, log *zap.Logger) (*watcher, error) {
+	fw, err := fsnotify.NewWatcher()
+	if err != nil {
+		return nil, fmt.Errorf("watching %s: %w", statePath, err)
+	}
+	dir := filepath.Dir(statePath)
+	if err := fw.Add(dir); err != nil {
+		fw.Close()
+		return nil, fmt.Errorf("watching %s: %w", dir, err)
+	}
+	w := &watcher{
+		fs:    fw,
+		names: map[string]bool{filepath.Base(statePath): true, configMapData: true},
+		log:   log.Named("watch").With(zap.String("dir", dir)),
+		hints: make(chan string, 1),
+		done:  make(chan struct{}),
+	}
+	go w.run()
+	return w, nil
+}
+
+// run forwards relevant events until the fsnotify watcher is closed.
+func (w *watcher) run() {
+	defer close(w.done)
+	for {
+		select {
+		case ev, ok := <-w.fs.Events:
+			if !ok {
+				return
+			}
+			if w.relevant(ev) {
+				w.log.Debug("event", zap.String("file", ev.Name), zap.Stringer("op", ev.Op))
+				w.hint(TriggerFile)
+			}
+		case err, ok := <-w.fs.Errors:
+			if !ok {
+				return
+			}
+			if errors.Is(err, fsnotify.ErrEventOverflow) {
+				w.log.Warn("file events were lost; reconciling in full", zap.Error(err))
+				w.hint(TriggerOverflow)
+				continue
+			}
+			w.log.Warn("watching the state file", zap.Error(err))
+		}
+	}
+}
+
+// relevant keeps events on the state file or the ConfigMap symlink that
+// may change content; a change of mode alone cannot.
+func (w *watcher) relevant(ev fsnotify.Event) bool {
+	if ev.Op == fsnotify.Chmod {
+		return false
+	}
+	return w.names[filepath.Base(ev.Name)]
+}
+
+// hint sends trigger unless a hint is already waiting. Every reconcile is
+// a full one, so a dropped hint loses nothing but its label.
+func (w *watcher) hint(trigger string) {
+	select {
+	case w.hints <- trigger:
+	default:
+	}
+}
+
+// Close stops watching and waits for run to return.
+func (w *watcher) Close() error {
+	err := w.fs.Close()
+	<-w.done
+	return err
+}

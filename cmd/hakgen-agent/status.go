@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hakgen/hakgen/agent"
+)
+
+const statusUsage = `
+Usage: hakgen-agent status [--status-file FILE] [--json]
+
+Prints what the running agent (` + "`hakgen-agent run`" + `) last did, from its status
+file: the applied state's hash, when and how the last reconcile ended, the
+last error, and reload counts. --json prints the status file itself (its
+fields are stable: new ones may be added, none removed or renamed).
+
+Exits 0 when the last reconcile succeeded, 1 when it failed (the agent keeps
+the previous configuration running), 3 when there is no status (the agent
+never ran) or the agent that wrote it is gone.
+
+Examples:
+  hakgen-agent status
+  hakgen-agent status --json | jq .lastReconcile.outcome
+`
+
+func statusCommand() command {
+	return command{
+		name:    "status",
+		summary: "show what the running agent last did",
+		usage:   statusUsage,
+		flags: func(fs *flag.FlagSet) func(context.Context, *env) error {
+			path := fs.String("status-file", agent.DefaultStatusPath, "the agent's status `FILE`")
+			asJSON := fs.Bool("json", false, "print the status as JSON")
+			return func(_ context.Context, e *env) error { return showStatus(*path, *asJSON, e) }
+		},
+	}
+}
+
+func showStatus(path string, asJSON bool, e *env) error {
+	st, err := agent.ReadStatus(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return envErr(fmt.Errorf("no status at %s: is `hakgen-agent run` running? (%w)", path, err))
+	}
+	if err != nil {
+		return envErr(err)
+	}
+	if asJSON {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return envErr(err)
+		}
+		if _, err := e.stdout.Write(data); err != nil {
+			return err
+		}
+	} else {
+		printStatus(e.stdout, st, time.Now())
+	}
+	switch {
+	case !alive(st.PID):
+		return envErr(fmt.Errorf("the agent that wrote %s (pid %d) is not running: this status is from its last run", path, st.PID))
+	case !st.Healthy && st.Last != nil:
+		return fmt.Errorf("the last reconcile failed (%s); the previous configuration stays in place", st.Last.Outcome)
+	}
+	return nil
+}
+
+// alive reports whether a process with this PID exists (EPERM: it does,
+// under another user).
+func alive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
+// printStatus writes st for people.
+func printStatus(w io.Writer, st *agent.Status, now time.Time) {
+	fmt.Fprintf(w, "%s\n\n", st.Summary())
+	row := func(k, format string, args ...any) {
+		fmt.Fprintf(w, "  %-16s "+format+"\n", append([]any{k + ":"}, args...)...)
+	}
+	row("state file", "%s", st.StateFile)
+	if st.AppliedHash == "" {
+		row("applied state", "none yet")
+	} else {
+		row("applied state", "%s (since %s)", st.AppliedHash, when(st.AppliedAt, now))
+	}
+	if l := st.Last; l != nil {
+		row("last reconcile", "%s: %s (trigger: %s), took %s (haproxy -c %s, reload %s)", when(l.At, now), l.Outcome, l.Trigger,
+			seconds(l.TookSeconds), seconds(l.CheckSeconds), seconds(l.ReloadSeconds))
+		for _, warning := range l.Warnings {
+			row("warning", "%s", indent(warning))
+		}
+	}
+	if f := st.LastError; f != nil {
+		row("last error", "%s (%s):\n      %s", when(f.At, now), f.Outcome, indent(f.Error))
+	} else {
+		row("last error", "none")
+	}
+	c := st.Counts
+	row("reloads", "%d ok, %d failed, %d rolled back; %d reconciles since %s (pid %d)",
+		c.Reloads, c.ReloadsFailed, c.Rollbacks, c.Reconciles, when(st.StartedAt, now), st.PID)
+	for _, t := range st.Targets {
+		pending := ""
+		if t.Pending {
+			pending = ", reload owed: the file on disk is not known to be loaded"
+		}
+		row(t.Name, "%s (loaded sha256 %s%s); last known good: %s", t.Path, abbrev(t.Loaded), pending, t.LastGood)
+	}
+}
+
+func when(t, now time.Time) string {
+	return fmt.Sprintf("%s, %s ago", t.Local().Format(time.RFC3339), now.Sub(t).Truncate(time.Second))
+}
+
+func seconds(s float64) time.Duration {
+	return time.Duration(s * float64(time.Second)).Round(100 * time.Microsecond)
+}
+
+func indent(s string) string { return strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n      ") }
+
+func abbrev(hash string) string {
+	if len(hash) > 12 {
+		return hash[:12]
+	}
+	if hash == "" {
+		return "none"
+	}
+	return hash
+}
