@@ -57,11 +57,16 @@ func unsafeRune(r rune) bool {
 	return !strings.ContainsRune("._:/$@[],-", r)
 }
 
-// HAProxy renders haproxy.cfg for s. s must have passed validation, and its
-// secrets must have been loaded (state.Load does both); an error means s
-// was not valid.
-func HAProxy(s *state.State) ([]byte, error) {
-	view, err := newHAProxyView(s)
+// HAProxy renders haproxy.cfg for s as written, for no particular node.
+// s must have passed validation, and its secrets must have been loaded
+// (state.Load does both); an error means s was not valid.
+func HAProxy(s *state.State) ([]byte, error) { return HAProxyFor(s, "") }
+
+// HAProxyFor renders haproxy.cfg for the load balancer named node: a stats
+// bind on the address of any load balancer becomes this node's address
+// (see state.StatsBind). An empty node renders the state as written.
+func HAProxyFor(s *state.State, node string) ([]byte, error) {
+	view, err := newHAProxyView(s, node)
 	if err != nil {
 		return nil, err
 	}

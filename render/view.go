@@ -43,7 +43,7 @@ type statsView struct {
 	PasswordHash string
 }
 
-func newHAProxyView(s *state.State) (*haproxyView, error) {
+func newHAProxyView(s *state.State, node string) (*haproxyView, error) {
 	h := s.HAProxy
 	v := &haproxyView{
 		Cluster:       s.Cluster,
@@ -59,7 +59,7 @@ func newHAProxyView(s *state.State) (*haproxyView, error) {
 		return nil, err
 	}
 	v.Proxies = proxies
-	stats, err := newStatsView(s)
+	stats, err := newStatsView(s, node)
 	if err != nil {
 		return nil, err
 	}
@@ -129,9 +129,9 @@ func usesDNS(list []state.Server) bool {
 	return false
 }
 
-func newStatsView(s *state.State) (statsView, error) {
+func newStatsView(s *state.State, node string) (statsView, error) {
 	st := s.Stats
-	host, port, err := state.SplitBind(st.Bind)
+	host, port, err := s.StatsBind(node)
 	if err != nil {
 		return statsView{}, fmt.Errorf("rendering stats: %w", err)
 	}

@@ -256,3 +256,22 @@ func TestLoadReportsUnreadableFiles(t *testing.T) {
 		t.Errorf("fifo: err = %v", err)
 	}
 }
+
+func TestStatsBindPerNode(t *testing.T) {
+	s, _, err := state.Parse("state.yaml", []byte(minimal+"stats: {bind: 10.0.0.5:8404}\nloadBalancers:\n  - {name: lb1, address: 10.0.0.5}\n  - {name: lb2, address: 10.0.0.6}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for node, want := range map[string]string{"": "http://10.0.0.5:8404/healthz", "lb1": "http://10.0.0.5:8404/healthz", "lb2": "http://10.0.0.6:8404/healthz"} {
+		if got, err := s.HealthURL(node); err != nil || got != want {
+			t.Errorf("HealthURL(%q) = %q, %v; want %q", node, got, err, want)
+		}
+	}
+	other, _, err := state.Parse("state.yaml", []byte(minimal+"stats: {bind: \"*:9000\", user: a, passwordFile: p}\nloadBalancers:\n  - {name: lb1, address: 10.0.0.5}\n  - {name: lb2, address: 10.0.0.6}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := other.HealthURL("lb2"); got != "http://127.0.0.1:9000/healthz" {
+		t.Errorf("wildcard bind: HealthURL = %q, want loopback", got)
+	}
+}

@@ -54,7 +54,7 @@ type env struct {
 }
 
 func commands() []command {
-	return []command{renderCommand(), validateCommand(), versionCommand(), daemonCommand(), statusCommand()}
+	return []command{renderCommand(), validateCommand(), versionCommand(), notifyCommand(), checkCommand(), daemonCommand(), statusCommand()}
 }
 
 func topUsage(w io.Writer) {

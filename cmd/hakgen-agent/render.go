@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/hakgen/hakgen/internal/atomicfile"
-	"github.com/hakgen/hakgen/render"
 	"github.com/hakgen/hakgen/state"
 )
 
@@ -40,6 +39,7 @@ func renderCommand() command {
 			fs.Var(&workers, "worker", "a worker as `NAME=ADDR`; repeat for more (instead of --state)")
 			diff := fs.Bool("diff", false, "print a unified diff from the running config to the rendered one instead (--state defaults to "+DefaultStatePath+")")
 			running := fs.String("haproxy-config", DefaultHAProxyConfig, "the running haproxy.cfg `FILE`, for --diff")
+			ka := addKeepalivedFlags(fs)
 			return func(ctx context.Context, e *env) error {
 				if *diff && *statePath == "" && len(cps)+len(workers) == 0 {
 					*statePath = DefaultStatePath
@@ -48,7 +48,7 @@ func renderCommand() command {
 				if err != nil {
 					return err
 				}
-				cfg, err := render.HAProxy(s)
+				cfg, err := ka.render(s, *statePath, *diff)
 				if err != nil {
 					return err
 				}

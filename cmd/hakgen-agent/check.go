@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/hakgen/hakgen/state"
+)
+
+const checkUsage = `
+Usage: hakgen-agent check [--url URL] [--timeout DURATION]
+       hakgen-agent check [--state FILE] [--node NAME] [--timeout DURATION]
+
+Checks that HAProxy runs and serves on this node: asks the stats frontend's
+/healthz, which HAProxy answers itself (monitor-uri: no authentication, no
+backend is contacted). Without --url the URL comes from stats.bind of the
+state, for this node. keepalived runs it as the vrrp_script of the
+keepalived.conf that ` + "`render --keepalived`" + ` writes, with --url so no file
+is read: exit 0 keeps this node eligible for MASTER, any other code puts it
+into FAULT.
+
+The check does not wait for the API servers behind HAProxy: when they are
+all down, both load balancers see the same, and the ingress frontends still
+need the Floating IP.
+
+Examples:
+  hakgen-agent check
+  hakgen-agent check --url http://10.0.0.5:8404/healthz --timeout 500ms
+`
+
+// DefaultCheckTimeout bounds the request of check; keepalived kills the
+// script after the vrrp_script timeout (2 s) anyway.
+const DefaultCheckTimeout = time.Second
+
+func checkCommand() command {
+	return command{
+		name:    "check",
+		summary: "exit 0 when HAProxy answers its /healthz here (keepalived's vrrp_script)",
+		usage:   checkUsage,
+		flags: func(fs *flag.FlagSet) func(context.Context, *env) error {
+			target := fs.String("url", "", "check `URL` (default: /healthz on stats.bind of --state for this node)")
+			statePath := fs.String("state", DefaultStatePath, "desired-state `FILE`, read only without --url")
+			node := fs.String("node", "", "without --url: this node's `NAME` in loadBalancers (default: found by local address)")
+			timeout := fs.Duration("timeout", DefaultCheckTimeout, "give up after `DURATION`")
+			return func(ctx context.Context, e *env) error {
+				if *timeout <= 0 {
+					return usageErr("--timeout must be positive")
+				}
+				u := *target
+				if u == "" {
+					var err error
+					if u, err = healthURL(*statePath, *node, e); err != nil {
+						return err
+					}
+				} else if p, err := url.Parse(u); err != nil || p.Scheme != "http" || p.Host == "" {
+					return usageErr("--url %q is not an http:// URL", u)
+				}
+				return checkHealth(ctx, u, *timeout)
+			}
+		},
+	}
+}
+
+// healthURL finds /healthz of this node from the state file.
+func healthURL(statePath, node string, e *env) (string, error) {
+	s, err := loadState(statePath, e.stderr)
+	if err != nil {
+		return "", err
+	}
+	if node == "" && len(s.LoadBalancers) > 0 {
+		if i, err := findThisNode(s, ""); err == nil {
+			node = s.LoadBalancers[i].Name
+		}
+	}
+	return s.HealthURL(node)
+}
+
+// checkHealth asks HAProxy's monitor URL and wants 200.
+func checkHealth(ctx context.Context, u string, timeout time.Duration) error {
+	client := &http.Client{Timeout: timeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("HAProxy does not answer %s: %w", u, err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("HAProxy answers %s with %s (expected 200 from monitor-uri %s)", u, resp.Status, state.HealthPath)
+	}
+	return nil
+}

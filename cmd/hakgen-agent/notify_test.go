@@ -1,0 +1,330 @@
+package main
+
+import (
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hakgen/hakgen/failover"
+	"github.com/hakgen/hakgen/hetzner/hetznertest"
+)
+
+// notifyToken is the token the fake demands; no output may show it.
+const notifyToken = "n0tify-t0ken-s3cret"
+
+const (
+	fipID  = hetznertest.FloatingIPID
+	thisID = hetznertest.ThisServer
+	peerID = hetznertest.OtherServer
+)
+
+// The requests of a MASTER run with both IDs known: the assign first.
+var assignPollVerify = []hetznertest.Endpoint{hetznertest.Assign, hetznertest.ListActions, hetznertest.GetFloatingIP}
+
+// notifyWorld is a fake Hetzner API, a state file naming it, a state
+// directory and a syslog socket, for notify runs.
+type notifyWorld struct {
+	fake      *hetznertest.Fake
+	statePath string
+	tokenPath string
+	stateDir  string
+	socket    string
+	syslog    *net.UnixConn
+}
+
+const notifyStateTemplate = `controlPlanes: [{name: cp1, address: 10.0.0.11}]
+loadBalancers:
+  - {name: lb1, address: LB1ADDR SERVERID}
+  - {name: lb2, address: 10.0.0.6}
+floatingIP: {id: 4711, address: 203.0.113.10, tokenFile: hcloud-token}
+keepalived: {interface: enp7s0}
+`
+
+// newNotifyWorld sets up a world where lb1 has lb1Addr and, when withID,
+// serverID 1001 in the state. The endpoints and token reach notify through
+// the environment, as they do under keepalived.
+func newNotifyWorld(t *testing.T, lb1Addr string, withID bool) *notifyWorld {
+	t.Helper()
+	dir := t.TempDir()
+	w := &notifyWorld{
+		fake:      hetznertest.New(t),
+		statePath: filepath.Join(dir, "state.yaml"),
+		tokenPath: filepath.Join(dir, "hcloud-token"),
+		stateDir:  filepath.Join(dir, "run"),
+		socket:    filepath.Join(dir, "log"),
+	}
+	w.fake.RequireToken(notifyToken)
+	id := ""
+	if withID {
+		id = ", serverID: 1001"
+	}
+	st := strings.NewReplacer("LB1ADDR", lb1Addr, " SERVERID", id).Replace(notifyStateTemplate)
+	writeNotifyFile(t, w.statePath, st, 0o644)
+	writeNotifyFile(t, w.tokenPath, notifyToken+"\n", 0o600)
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: w.socket, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	w.syslog = conn
+	t.Setenv("HCLOUD_ENDPOINT", w.fake.APIEndpoint())
+	t.Setenv("HCLOUD_METADATA_ENDPOINT", w.fake.MetadataEndpoint())
+	t.Setenv("HCLOUD_TOKEN", "")
+	t.Setenv("CREDENTIALS_DIRECTORY", "")
+	return w
+}
+
+func writeNotifyFile(t *testing.T, path, content string, mode os.FileMode) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, mode); err != nil { // past the umask
+		t.Fatal(err)
+	}
+}
+
+// args returns notify's flags for this world followed by rest.
+func (w *notifyWorld) args(rest ...string) []string {
+	return append([]string{"notify", "--state", w.statePath, "--state-dir", w.stateDir, "--syslog", w.socket}, rest...)
+}
+
+// notify runs notify in-process and returns exit code and stderr.
+func (w *notifyWorld) notify(t *testing.T, rest ...string) (int, string) {
+	t.Helper()
+	code, _, stderr := runCLI(t, w.args(rest...)...)
+	w.noToken(t, stderr)
+	return code, stderr
+}
+
+// logged returns the syslog datagrams sent so far (they are queued on the
+// socket by the time a run returns).
+func (w *notifyWorld) logged(t *testing.T) string {
+	t.Helper()
+	var b strings.Builder
+	buf := make([]byte, 64<<10)
+	for {
+		if err := w.syslog.SetReadDeadline(time.Now().Add(100 * time.Millisecond)); err != nil {
+			t.Fatal(err)
+		}
+		n, err := w.syslog.Read(buf)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Write(buf[:n])
+		b.WriteByte('\n')
+	}
+	w.noToken(t, b.String())
+	return b.String()
+}
+
+func (w *notifyWorld) noToken(t *testing.T, out string) {
+	t.Helper()
+	if strings.Contains(out, notifyToken) {
+		t.Errorf("output shows the API token:\n%s", out)
+	}
+}
+
+func (w *notifyWorld) latest(t *testing.T) failover.Record {
+	t.Helper()
+	rec, err := failover.NewStore(w.stateDir).Latest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec
+}
+
+func (w *notifyWorld) wantRequests(t *testing.T, want ...hetznertest.Endpoint) {
+	t.Helper()
+	if got := w.fake.Endpoints(); !slices.Equal(got, want) {
+		t.Errorf("requests = %v, want %v", got, want)
+		for _, r := range w.fake.Requests() {
+			t.Logf("  %s -> %d", r, r.Status)
+		}
+	}
+}
+
+// TestNotifyMasterAssignsWithTheAssignFirst: with both IDs in the state,
+// the assign is the first request, in both argument forms, and the journal
+// line tells how long the failover took.
+func TestNotifyMasterAssignsWithTheAssignFirst(t *testing.T) {
+	for _, args := range [][]string{{"--node", "lb1", "MASTER"}, {"--node", "lb1", "INSTANCE", "hakgen-prod", "MASTER", "200"}} {
+		t.Run(strings.Join(args[2:], " "), func(t *testing.T) {
+			w := newNotifyWorld(t, "10.0.0.5", true)
+			code, stderr := w.notify(t, args...)
+			if code != 0 {
+				t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+			}
+			w.wantRequests(t, assignPollVerify...)
+			if got := w.fake.Owner(fipID); got != thisID {
+				t.Errorf("Floating IP points to %d, want %d", got, thisID)
+			}
+			if rec := w.latest(t); rec.State != failover.Master || rec.Seq != 1 || rec.Event != strings.Join(args[2:], " ") {
+				t.Errorf("recorded %+v", rec)
+			}
+			logged := w.logged(t)
+			for _, want := range []string{"hakgen-agent[", "notify floating IP assigned to this server", `"took": "`, `"token_from": "` + w.tokenPath} {
+				if !strings.Contains(logged, want) {
+					t.Errorf("syslog lacks %q:\n%s", want, logged)
+				}
+			}
+			if !strings.Contains(stderr, "floating IP assigned to this server") {
+				t.Errorf("stderr lacks the result:\n%s", stderr)
+			}
+		})
+	}
+}
+
+// TestNotifyMasterAsksTheMetadataServiceOnce: without a serverID in the
+// state, the first run asks the metadata service once before the assign;
+// the next run finds the ID in the cache under --state-dir.
+func TestNotifyMasterAsksTheMetadataServiceOnce(t *testing.T) {
+	w := newNotifyWorld(t, "10.0.0.5", false)
+	if code, stderr := w.notify(t, "--node", "lb1", "MASTER"); code != 0 {
+		t.Fatalf("first run: exit %d, stderr:\n%s", code, stderr)
+	}
+	w.wantRequests(t, append([]hetznertest.Endpoint{hetznertest.Metadata}, assignPollVerify...)...)
+
+	w.fake.ResetLog()
+	w.fake.Grab(fipID, peerID)
+	if code, stderr := w.notify(t, "--node", "lb1", "INSTANCE", "hakgen-prod", "MASTER", "200"); code != 0 {
+		t.Fatalf("second run: exit %d, stderr:\n%s", code, stderr)
+	}
+	w.wantRequests(t, assignPollVerify...)
+	if w.fake.Owner(fipID) != thisID {
+		t.Errorf("Floating IP points to %d, want %d", w.fake.Owner(fipID), thisID)
+	}
+}
+
+// TestNotifyFindsItsNodeByAddress: without --node, the load balancer whose
+// address this machine has (here loopback) is this node.
+func TestNotifyFindsItsNodeByAddress(t *testing.T) {
+	w := newNotifyWorld(t, "127.0.0.1", true)
+	if code, stderr := w.notify(t, "MASTER"); code != 0 {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+	}
+	if w.fake.Owner(fipID) != thisID {
+		t.Errorf("Floating IP points to %d, want lb1's server %d", w.fake.Owner(fipID), thisID)
+	}
+}
+
+// TestNotifyOtherStatesChangeNothingAtHetzner: BACKUP, FAULT, STOP and
+// DELETED are recorded in order without a single request, and without
+// reading the state or the token (here neither exists).
+func TestNotifyOtherStatesChangeNothingAtHetzner(t *testing.T) {
+	w := newNotifyWorld(t, "10.0.0.5", true)
+	os.Remove(w.statePath)
+	os.Remove(w.tokenPath)
+	for i, ev := range []string{"BACKUP", "FAULT", "STOP", "INSTANCE hakgen-prod BACKUP 200", "INSTANCE hakgen-prod FAULT 0", "INSTANCE hakgen-prod DELETED 200"} {
+		code, stderr := w.notify(t, strings.Fields(ev)...)
+		if code != 0 {
+			t.Fatalf("%s: exit %d, stderr:\n%s", ev, code, stderr)
+		}
+		if rec := w.latest(t); rec.Seq != uint64(i+1) || rec.Event != ev {
+			t.Errorf("after %s: recorded %+v, want seq %d", ev, rec, i+1)
+		}
+	}
+	w.wantRequests(t)
+	if w.fake.Owner(fipID) != peerID {
+		t.Errorf("Floating IP moved to %d", w.fake.Owner(fipID))
+	}
+}
+
+// TestNotifyRefusesAnExposedToken: a token file others can read is
+// refused with the fix in the message, before any request; MASTER is
+// still recorded, and the journal has the failure.
+func TestNotifyRefusesAnExposedToken(t *testing.T) {
+	w := newNotifyWorld(t, "10.0.0.5", true)
+	if err := os.Chmod(w.tokenPath, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stderr := w.notify(t, "--node", "lb1", "MASTER")
+	for _, want := range []string{"token file " + w.tokenPath + " has mode 0644", "chmod 600 " + w.tokenPath} {
+		if code != failover.ExitFailed || !strings.Contains(stderr, want) {
+			t.Errorf("exit %d, stderr:\n%s\nwant exit 1 and %q", code, stderr, want)
+		}
+	}
+	w.wantRequests(t)
+	if rec := w.latest(t); rec.State != failover.Master {
+		t.Errorf("recorded %+v, want MASTER", rec)
+	}
+	if logged := w.logged(t); !strings.Contains(logged, "notify failed") || !strings.Contains(logged, "has mode 0644") || !strings.Contains(logged, `"exit_code": 1`) {
+		t.Errorf("syslog lacks the failure:\n%s", logged)
+	}
+}
+
+func TestNotifyRefusesATokenOfAnotherUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("giving a file away needs root")
+	}
+	w := newNotifyWorld(t, "10.0.0.5", true)
+	if err := os.Chown(w.tokenPath, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	code, stderr := w.notify(t, "--node", "lb1", "MASTER")
+	if want := "is owned by uid 65534, not by root"; code != failover.ExitFailed || !strings.Contains(stderr, want) {
+		t.Errorf("exit %d, stderr:\n%s\nwant exit 1 and %q", code, stderr, want)
+	}
+	w.wantRequests(t)
+}
+
+// TestNotifyExitCodes: the exit code tells each outcome apart.
+func TestNotifyExitCodes(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		setup  func(w *notifyWorld)
+		args   []string
+		code   int
+		stderr string
+	}{
+		{name: "two arguments", args: []string{"MASTER", "now"}, code: failover.ExitUsage, stderr: "2 arguments: usage: notify"},
+		{name: "unknown state", args: []string{"PROMOTE"}, code: failover.ExitUsage, stderr: `unknown state "PROMOTE"`},
+		{name: "token refused", setup: func(w *notifyWorld) { w.fake.RequireToken("another") }, args: []string{"--node", "lb1", "MASTER"},
+			code: failover.ExitAuth, stderr: "unable to authenticate"},
+		{name: "action failed", setup: func(w *notifyWorld) {
+			w.fake.PlanActions(hetznertest.ActionPlan{ErrorCode: "action_failed", ErrorMessage: "assign failed"})
+		}, args: []string{"--node", "lb1", "MASTER"}, code: failover.ExitActionError, stderr: "assign failed"},
+		{name: "another server grabs it", setup: func(w *notifyWorld) {
+			w.fake.Inject(hetznertest.GetFloatingIP, 1, hetznertest.GrabBefore(fipID, hetznertest.ThirdServer))
+		}, args: []string{"--node", "lb1", "MASTER"}, code: failover.ExitNotAssigned, stderr: "it points to server 1003"},
+		{name: "deadline", setup: func(w *notifyWorld) { w.fake.Inject(hetznertest.Assign, 1, hetznertest.Slow(10*time.Second)) },
+			args: []string{"--node", "lb1", "--deadline", "1s", "MASTER"}, code: failover.ExitDeadline, stderr: "deadline exceeded"},
+		{name: "unknown node", args: []string{"--node", "lb9", "MASTER"}, code: failover.ExitFailed,
+			stderr: `finding this server's ID: no load balancer is named "lb9" (expected one of lb1, lb2)`},
+		{name: "no local address matches", args: []string{"MASTER"}, code: failover.ExitFailed, stderr: "pass the node's name (--node NAME)"},
+		{name: "incomplete state", setup: func(w *notifyWorld) {
+			writeNotifyFile(t, w.statePath, "controlPlanes: [{name: cp1, address: 10.0.0.11}]\n", 0o644)
+		}, args: []string{"MASTER"}, code: failover.ExitFailed, stderr: "loadBalancers: missing"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w := newNotifyWorld(t, "10.0.0.5", true)
+			if c.setup != nil {
+				c.setup(w)
+			}
+			code, stderr := w.notify(t, c.args...)
+			if code != c.code || !strings.Contains(stderr, c.stderr) {
+				t.Errorf("exit %d, stderr:\n%s\nwant exit %d and %q", code, stderr, c.code, c.stderr)
+			}
+			if c.code != failover.ExitNotAssigned && w.fake.Owner(fipID) != peerID {
+				t.Errorf("Floating IP moved to %d", w.fake.Owner(fipID))
+			}
+			// A run records its state before anything can fail but its
+			// arguments.
+			wantState := failover.Master
+			if c.code == failover.ExitUsage {
+				wantState = ""
+			}
+			if rec := w.latest(t); rec.State != wantState {
+				t.Errorf("recorded %+v, want state %q", rec, wantState)
+			}
+		})
+	}
+}

@@ -1,0 +1,140 @@
+package render
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/hakgen/hakgen/state"
+)
+
+//go:embed keepalived.conf.tmpl
+var keepalivedTemplate string
+
+var keepalivedTmpl = template.Must(template.New("keepalived.conf").
+	Funcs(template.FuncMap{"w": word}).
+	Option("missingkey=error").
+	Parse(keepalivedTemplate))
+
+// DefaultAgentPath is where the Debian package installs hakgen-agent; the
+// scripts in keepalived.conf run it from there.
+const DefaultAgentPath = "/usr/bin/hakgen-agent"
+
+// VRRP priorities by position in loadBalancers: the first gets
+// topPriority, each next one priorityStep less.
+const (
+	topPriority  = 200
+	priorityStep = 10
+)
+
+// KeepalivedOptions choose the node keepalived.conf is rendered for and
+// what its scripts run.
+type KeepalivedOptions struct {
+	// Node is the name of the load balancer the file is for (required;
+	// see state.FindNode). The scripts pass it on as --node, so a notify
+	// run need not look for its own addresses.
+	Node string
+	// Agent is the hakgen-agent binary the scripts run; DefaultAgentPath
+	// when empty. keepalived runs scripts only from root-owned paths that
+	// nobody else can write to.
+	Agent string
+	// StatePath, when set, is passed to notify as --state; leave it empty
+	// for the default /etc/hakgen/state.yaml.
+	StatePath string
+}
+
+// keepalivedView is what the keepalived.conf template needs.
+type keepalivedView struct {
+	Cluster, Hash, Node string
+	Instance            string
+	Interface           string
+	VirtualRouterID     int
+	Priority            int
+	Version3            bool   // VRRPv3: the advert interval is not whole seconds
+	AdvertInt           string // seconds, e.g. "1" or "0.25"
+	Address             string // unicast_src_ip
+	Peers               []string
+	FloatingIP          string
+	Agent               string
+	CheckURL            string   // HAProxy's own liveness URL, as `check --url` takes it
+	NotifyFlags         []string // flags of `notify` before keepalived's arguments
+}
+
+// Keepalived renders keepalived.conf for the load balancer opts.Node of s.
+// s must have passed validation and be complete for keepalived
+// (state.CompleteForKeepalived, which Keepalived checks again); the error
+// then lists every missing field. Rendering is pure: the same state and
+// options give the same bytes.
+func Keepalived(s *state.State, opts KeepalivedOptions) ([]byte, error) {
+	view, err := newKeepalivedView(s, opts)
+	if err != nil {
+		return nil, fmt.Errorf("rendering keepalived.conf: %w", err)
+	}
+	var buf bytes.Buffer
+	if err := keepalivedTmpl.Execute(&buf, view); err != nil {
+		return nil, fmt.Errorf("rendering keepalived.conf: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+func newKeepalivedView(s *state.State, opts KeepalivedOptions) (*keepalivedView, error) {
+	if err := s.CompleteForKeepalived(); err != nil {
+		return nil, err
+	}
+	if opts.Node == "" {
+		return nil, errors.New("no node given (expected the name of one of loadBalancers)")
+	}
+	me, err := state.FindNode(s.LoadBalancers, opts.Node, nil)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Agent == "" {
+		opts.Agent = DefaultAgentPath
+	}
+	healthURL, err := s.HealthURL(opts.Node)
+	if err != nil {
+		return nil, err
+	}
+	k := s.Keepalived
+	v := &keepalivedView{
+		Cluster:         s.Cluster,
+		Hash:            s.Hash()[:12],
+		Node:            opts.Node,
+		Instance:        "hakgen-" + s.Cluster,
+		Interface:       k.Interface,
+		VirtualRouterID: k.VirtualRouterID,
+		Priority:        topPriority - priorityStep*me,
+		Address:         s.LoadBalancers[me].Address,
+		FloatingIP:      s.FloatingIP.Address,
+		Agent:           opts.Agent,
+		CheckURL:        healthURL,
+		NotifyFlags:     []string{"--node", opts.Node},
+	}
+	v.Version3, v.AdvertInt = advertInt(time.Duration(k.AdvertInterval))
+	for i, lb := range s.LoadBalancers {
+		if i != me {
+			v.Peers = append(v.Peers, lb.Address)
+		}
+	}
+	if opts.StatePath != "" {
+		v.NotifyFlags = append(v.NotifyFlags, "--state", opts.StatePath)
+	}
+	return v, nil
+}
+
+// advertInt formats an advertisement interval for advert_int: whole
+// seconds for VRRPv2, keepalived's default; otherwise seconds with up to
+// two decimals, which needs VRRPv3 (it counts centiseconds).
+func advertInt(d time.Duration) (v3 bool, text string) {
+	if d%time.Second == 0 {
+		return false, strconv.FormatInt(int64(d/time.Second), 10)
+	}
+	centis := int64(d / (10 * time.Millisecond))
+	frac := strings.TrimRight(fmt.Sprintf("%02d", centis%100), "0")
+	return true, strconv.FormatInt(centis/100, 10) + "." + frac
+}

@@ -1,0 +1,253 @@
+package render_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hakgen/hakgen/internal/tooltest"
+	"github.com/hakgen/hakgen/render"
+	"github.com/hakgen/hakgen/state"
+)
+
+// keepalivedCase is one view of a golden state: the file rendered for one
+// of its load balancers, testdata/keepalived/STATE.NODE.conf.golden.
+type keepalivedCase struct {
+	name   string // STATE.NODE
+	yaml   string
+	node   string
+	golden string
+}
+
+// keepalivedCases lists every load balancer of every
+// testdata/keepalived/*.yaml, so one state gives the view of each node.
+func keepalivedCases(t *testing.T) []keepalivedCase {
+	t.Helper()
+	files, err := filepath.Glob("testdata/keepalived/*.yaml")
+	if err != nil || len(files) < 4 {
+		t.Fatalf("want at least 4 keepalived golden states, found %d (%v)", len(files), err)
+	}
+	var cases []keepalivedCase
+	for _, f := range files {
+		base := strings.TrimSuffix(f, ".yaml")
+		for _, lb := range loadCase(t, f).LoadBalancers {
+			cases = append(cases, keepalivedCase{
+				name: filepath.Base(base) + "." + lb.Name, yaml: f, node: lb.Name,
+				golden: base + "." + lb.Name + ".conf.golden",
+			})
+		}
+	}
+	return cases
+}
+
+// TestKeepalivedGolden renders every node of every testdata state and
+// compares the bytes with its golden file; `go test ./render -update`
+// rewrites them.
+func TestKeepalivedGolden(t *testing.T) {
+	for _, c := range keepalivedCases(t) {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := render.Keepalived(loadCase(t, c.yaml), render.KeepalivedOptions{Node: c.node})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if *update {
+				if err := os.WriteFile(c.golden, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(c.golden)
+			if err != nil {
+				t.Fatalf("%v (run: go test ./render -update)", err)
+			}
+			if string(got) != string(want) {
+				t.Errorf("%s differs from the rendered output (review, then go test ./render -update):\n%s", c.golden, diff(string(want), string(got)))
+			}
+		})
+	}
+}
+
+// TestKeepalivedGoldenPassesKeepalivedCheck runs Debian's keepalived -t on
+// every golden view, in a network namespace of its own that has the
+// configured interface (keepalived -t warns, exit 5, about a missing one).
+// Its script checks need a root-owned executable at the script path, so the
+// file checked is the golden rendered with a stand-in for hakgen-agent;
+// nothing else differs. A clean file makes keepalived print nothing and
+// exit 0; any warning fails the test.
+func TestKeepalivedGoldenPassesKeepalivedCheck(t *testing.T) {
+	tooltest.NeedRoot(t)
+	bin := tooltest.Need(t, "keepalived")
+	unshare := tooltest.Need(t, "unshare")
+	ip := tooltest.Need(t, "ip")
+	standIn := rootOwnedExecutable(t)
+	for _, c := range keepalivedCases(t) {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			s := loadCase(t, c.yaml)
+			cfg, err := render.Keepalived(s, render.KeepalivedOptions{Node: c.node, Agent: standIn})
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(t.TempDir(), "keepalived.conf")
+			if err := os.WriteFile(path, cfg, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			code, out := keepalivedCheck(t, unshare, ip, bin, s.Keepalived.Interface, path)
+			if code != 0 || out != "" {
+				t.Errorf("keepalived -t -f %s: exit %d (0 clean, 4 fatal, 5 warnings, 6 security), output:\n%s\nconfiguration:\n%s", c.golden, code, out, cfg)
+			}
+		})
+	}
+}
+
+// keepalivedCheck runs `keepalived -t -f path` in a new network namespace
+// holding a veth named iface, and returns its exit code and output.
+func keepalivedCheck(t *testing.T, unshare, ip, bin, iface, path string) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	script := `"$1" link add "$2" type veth peer name hakgen-peer || exit 100; exec "$3" -t -f "$4"`
+	cmd := exec.CommandContext(ctx, unshare, "--net", "--", "/bin/sh", "-c", script, "sh", ip, iface, bin, path)
+	out, err := cmd.CombinedOutput()
+	var exitErr *exec.ExitError
+	switch {
+	case err == nil:
+		return 0, strings.TrimSpace(string(out))
+	case ctx.Err() != nil:
+		t.Fatalf("keepalived -t did not finish: %v\n%s", ctx.Err(), out)
+	case errors.As(err, &exitErr) && exitErr.ExitCode() == 100:
+		t.Fatalf("creating interface %s in a new network namespace: %s", iface, out)
+	case errors.As(err, &exitErr) && exitErr.ExitCode() >= 0:
+		return exitErr.ExitCode(), strings.TrimSpace(string(out))
+	}
+	t.Fatalf("running keepalived -t: %v\n%s", err, out)
+	return 0, ""
+}
+
+// rootOwnedExecutable returns an executable keepalived accepts as a
+// script: owned by root, in directories only root can write to.
+func rootOwnedExecutable(t *testing.T) string {
+	t.Helper()
+	p, err := exec.LookPath("true")
+	if err == nil {
+		p, err = filepath.EvalSymlinks(p)
+	}
+	if err != nil {
+		t.Fatalf("finding a root-owned stand-in for hakgen-agent: %v", err)
+	}
+	return p
+}
+
+func TestKeepalivedPassesStatePathToNotify(t *testing.T) {
+	s, _, err := state.Parse(state.ExampleName, state.Example)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := render.Keepalived(s, render.KeepalivedOptions{Node: "lb2", StatePath: "/srv/hakgen/state.yaml", Agent: "/opt/hakgen/bin/hakgen-agent"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`notify "/opt/hakgen/bin/hakgen-agent notify --node lb2 --state /srv/hakgen/state.yaml"`,
+		`notify_master_rx_lower_pri "/opt/hakgen/bin/hakgen-agent notify --node lb2 --state /srv/hakgen/state.yaml MASTER"`,
+		`script "/opt/hakgen/bin/hakgen-agent check --url http://10.0.0.6:8404/healthz"`,
+		"priority 190",
+		"unicast_src_ip 10.0.0.6",
+	} {
+		if !strings.Contains(string(cfg), want) {
+			t.Errorf("keepalived.conf lacks %q:\n%s", want, cfg)
+		}
+	}
+}
+
+// TestKeepalivedRefusesUnsafeWords: a path that could end the quoted
+// script string or start a new directive never reaches the file.
+func TestKeepalivedRefusesUnsafeWords(t *testing.T) {
+	s, _, err := state.Parse(state.ExampleName, state.Example)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, opts := range []render.KeepalivedOptions{
+		{Node: "lb1", Agent: "/usr/bin/hakgen-agent\"\n}\nglobal_defs {"},
+		{Node: "lb1", Agent: "/opt/my tools/hakgen-agent"},
+		{Node: "lb1", StatePath: "/etc/hakgen/state.yaml # x"},
+	} {
+		cfg, err := render.Keepalived(s, opts)
+		if err == nil || !strings.Contains(err.Error(), "not a single safe word") {
+			t.Errorf("Keepalived(%+v) = %q, %v; want a refusal", opts, cfg, err)
+		}
+	}
+}
+
+func TestKeepalivedNeedsACompleteStateAndANode(t *testing.T) {
+	s, _, err := state.Parse("state.yaml", []byte("controlPlanes: [{name: cp1, address: 10.0.0.11}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = render.Keepalived(s, render.KeepalivedOptions{Node: "lb1"})
+	for _, field := range []string{"loadBalancers: missing", "floatingIP: missing", "keepalived: missing"} {
+		if err == nil || !strings.Contains(err.Error(), field) {
+			t.Errorf("incomplete state: error %v does not name %q", err, field)
+		}
+	}
+	ex, _, err := state.Parse(state.ExampleName, state.Example)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for node, want := range map[string]string{
+		"":    "no node given",
+		"lb9": `no load balancer is named "lb9" (expected one of lb1, lb2)`,
+	} {
+		if _, err := render.Keepalived(ex, render.KeepalivedOptions{Node: node}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("node %q: error %v, want %q", node, err, want)
+		}
+	}
+}
+
+// TestKeepalivedCheckSeesProblems shows that the check above can fail: an
+// agent others may replace, and an interface the machine lacks, each make
+// keepalived -t warn (exit 5), and keepalivedCheck reports it.
+func TestKeepalivedCheckSeesProblems(t *testing.T) {
+	tooltest.NeedRoot(t)
+	bin := tooltest.Need(t, "keepalived")
+	unshare := tooltest.Need(t, "unshare")
+	ip := tooltest.Need(t, "ip")
+	s := loadCase(t, "testdata/keepalived/pair.yaml")
+
+	open := filepath.Join(t.TempDir(), "open")
+	if err := os.Mkdir(open, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(open, 0o777); err != nil { // past the umask
+		t.Fatal(err)
+	}
+	insecure := filepath.Join(open, "hakgen-agent")
+	if err := os.WriteFile(insecure, []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, agent, iface, want string
+	}{
+		{"agent in a directory anyone can write", insecure, s.Keepalived.Interface, "insecure"},
+		{"interface missing", rootOwnedExecutable(t), "other0", "interface enp7s0 for vrrp_instance hakgen-prod doesn't exist"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, err := render.Keepalived(s, render.KeepalivedOptions{Node: "lb1", Agent: c.agent})
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(t.TempDir(), "keepalived.conf")
+			if err := os.WriteFile(path, cfg, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			code, out := keepalivedCheck(t, unshare, ip, bin, c.iface, path)
+			if code != 5 || !strings.Contains(out, c.want) {
+				t.Errorf("keepalived -t: exit %d, output:\n%s\nwant exit 5 and %q", code, out, c.want)
+			}
+		})
+	}
+}
