@@ -10,6 +10,7 @@ import (
 	"github.com/hakgen/hakgen/haproxy"
 	"github.com/hakgen/hakgen/internal/atomicfile"
 	"github.com/hakgen/hakgen/state"
+	"github.com/hakgen/hakgen/systemd"
 )
 
 // Outcome is how a reconcile (or one target of it) ended.
@@ -50,6 +51,9 @@ type targetResult struct {
 // set for every outcome but unchanged and applied.
 func (a *Agent) apply(ctx context.Context, t *target, s *state.State) targetResult {
 	want, err := t.Render(s)
+	if errors.Is(err, ErrNotManaged) {
+		return targetResult{Outcome: OutcomeUnchanged}
+	}
 	if err != nil {
 		return targetResult{Outcome: OutcomeInvalid, Err: fmt.Errorf("rendering %s: %w", t.Path, err)}
 	}
@@ -120,7 +124,8 @@ func holds(path string, data []byte) bool {
 // not run (an environment problem).
 func checkOutcome(ctx context.Context, err error) Outcome {
 	var refused *haproxy.CheckError
-	if ctx.Err() == nil && (errors.As(err, &refused) || errors.Is(err, ErrRefused)) {
+	var refusal interface{ Refused() bool }
+	if ctx.Err() == nil && (errors.As(err, &refused) || errors.Is(err, ErrRefused) || (errors.As(err, &refusal) && refusal.Refused())) {
 		return OutcomeInvalid
 	}
 	return OutcomeError
@@ -128,16 +133,23 @@ func checkOutcome(ctx context.Context, err error) Outcome {
 
 // ErrNotRunning may be wrapped by a Reloader's error to say the service is
 // not running at all, so there is no running configuration to go back to.
-// haproxy.ErrMasterUnavailable is taken as such without it.
+// haproxy.ErrMasterUnavailable and systemd.ErrNotRunning (a unit the
+// reloader must not start) are taken as such without it.
 var ErrNotRunning = errors.New("service not running")
 
 func notRunning(err error) bool {
-	return errors.Is(err, ErrNotRunning) || errors.Is(err, haproxy.ErrMasterUnavailable)
+	return errors.Is(err, ErrNotRunning) || errors.Is(err, haproxy.ErrMasterUnavailable) || errors.Is(err, systemd.ErrNotRunning)
 }
 
+// ErrNotManaged is returned by a Target's Render when the state does not
+// ask for that file at all (e.g. no keepalived section): the target is left
+// alone, whatever its file holds.
+var ErrNotManaged = errors.New("not managed by this state")
+
 // ErrRefused may be wrapped by a Checker's error to say the file is invalid
-// (rather than that the check could not run). *haproxy.CheckError is taken
-// as a refusal without it.
+// (rather than that the check could not run). *haproxy.CheckError, and any
+// error with a Refused() bool method that returns true, are taken as a
+// refusal without it.
 var ErrRefused = errors.New("configuration refused")
 
 // reload reloads the service after want was installed; when that fails it

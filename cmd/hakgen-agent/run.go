@@ -13,8 +13,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hakgen/hakgen/agent"
+	"github.com/hakgen/hakgen/failover"
 	"github.com/hakgen/hakgen/haproxy"
-	"github.com/hakgen/hakgen/render"
+	"github.com/hakgen/hakgen/keepalived"
 	"github.com/hakgen/hakgen/systemd"
 )
 
@@ -37,7 +38,8 @@ const (
 const runUsage = `
 Usage: hakgen-agent run [flags]
 
-Keeps haproxy.cfg equal to what the state file asks for, until stopped
+Keeps haproxy.cfg (and, when the state has a keepalived section, this node's
+keepalived.conf) equal to what the state file asks for, until stopped
 (SIGTERM or SIGINT). On every change of the state file (saved in place, by
 rename, deleted and recreated, or swapped through a ConfigMap's ..data
 symlink), on SIGHUP and every --resync it reconciles: parse and validate the
@@ -47,6 +49,10 @@ the running file as the last-known-good copy (--last-good), rename the new
 file into place and reload HAProxy. When the reload fails, the last-known-good
 file is restored and HAProxy reloaded again. An invalid state is logged once,
 with its file, line and field; the running configuration stays.
+keepalived.conf goes through the same steps, checked with ` + "`keepalived -t`" + `
+and reloaded (never started) through systemd. While keepalived has made this
+node MASTER (recorded by ` + "`hakgen-agent notify`" + `), the Floating IP's owner
+is checked every --heal-interval and the IP assigned back here if needed.
 
 Reload methods (--reload):
   systemd        ReloadUnit over D-Bus, verified through the master socket's
@@ -70,7 +76,8 @@ Examples:
 // runFlags are the flags of `run`.
 type runFlags struct {
 	state, config, lastGood, reload, unit, socket, bin, status *string
-	resync, minQuiet, maxQuiet, minReload                      *time.Duration
+	node, kaConfig, kaLastGood, kaUnit, kaBin, stateDir        *string
+	resync, minQuiet, maxQuiet, minReload, healInterval        *time.Duration
 	log                                                        logFlags
 }
 
@@ -94,6 +101,14 @@ func daemonCommand() command {
 				maxQuiet:  fs.Duration("max-quiescence", agent.DefaultMaxQuiescence, "reconcile at the latest this long after the first change of a burst"),
 				minReload: fs.Duration("min-reload-interval", agent.DefaultMinReloadInterval, "minimum time between two reloads (0: none)"),
 				log:       addLogFlags(fs),
+
+				node:         fs.String("node", "", "this node's `NAME` in loadBalancers (default: the one with a local address)"),
+				kaConfig:     fs.String("keepalived-config", DefaultKeepalivedConfig, "the keepalived.conf `FILE`, kept current when the state has a keepalived section"),
+				kaLastGood:   fs.String("keepalived-last-good", DefaultKeepalivedLastGood, "`FILE` keeping the last-known-good keepalived.conf"),
+				kaUnit:       fs.String("keepalived-unit", DefaultKeepalivedUnit, "systemd `UNIT` of keepalived, reloaded (never started) with --reload systemd"),
+				kaBin:        fs.String("keepalived-bin", "", "keepalived `binary` for `keepalived -t` (default: "+keepalived.DefaultBin+")"),
+				stateDir:     fs.String("state-dir", failover.DefaultStateDir, "`DIR` of the notify runs' recorded state and the server ID cache"),
+				healInterval: fs.Duration("heal-interval", failover.DefaultHealInterval, "while MASTER, check the Floating IP's owner this often (0: never)"),
 			}
 			return func(ctx context.Context, e *env) error { return runDaemon(ctx, f, e) }
 		},
@@ -120,13 +135,21 @@ func runDaemon(ctx context.Context, f runFlags, e *env) error {
 		return err
 	}
 	defer closeReloader()
-	if err := os.MkdirAll(filepath.Dir(*f.lastGood), 0o750); err != nil {
-		return envErr(fmt.Errorf("creating the directory of --last-good: %w", err))
+	kaTarget, closeKA, err := keepalivedTarget(ctx, f, log)
+	if err != nil {
+		return err
 	}
-	a, err := agent.New(agentConfig(f, checker, reloader, log), log)
+	defer closeKA()
+	for _, p := range []string{*f.lastGood, *f.kaLastGood} {
+		if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
+			return envErr(fmt.Errorf("creating the directory of %s: %w", p, err))
+		}
+	}
+	a, err := agent.New(agentConfig(f, checker, reloader, kaTarget, log), log)
 	if err != nil {
 		return envErr(err)
 	}
+	startHealer(ctx, f, log)
 	stopHUP := forwardSIGHUP(ctx, a)
 	defer stopHUP()
 	if err := a.Run(ctx); err != nil {
@@ -135,7 +158,7 @@ func runDaemon(ctx context.Context, f runFlags, e *env) error {
 	return nil
 }
 
-func agentConfig(f runFlags, checker haproxy.Checker, reloader agent.Reloader, log *zap.Logger) agent.Config {
+func agentConfig(f runFlags, checker haproxy.Checker, reloader agent.Reloader, ka agent.Target, log *zap.Logger) agent.Config {
 	minReload := *f.minReload
 	if minReload == 0 {
 		minReload = -1 // agent.Config: zero takes the default, negative means none
@@ -145,8 +168,8 @@ func agentConfig(f runFlags, checker haproxy.Checker, reloader agent.Reloader, l
 		StatusPath: *f.status,
 		Targets: []agent.Target{{
 			Name: "haproxy", Path: *f.config, LastGood: *f.lastGood,
-			Render: render.HAProxy, Checker: checker, Reloader: reloader,
-		}},
+			Render: haproxyRender(*f.node), Checker: checker, Reloader: reloader,
+		}, ka},
 		Resync:            *f.resync,
 		MinQuiescence:     *f.minQuiet,
 		MaxQuiescence:     *f.maxQuiet,
@@ -211,13 +234,7 @@ func forwardSIGHUP(ctx context.Context, a *agent.Agent) (stop func()) {
 // The master-socket reloader explains a failed reload with `haproxy -c` on
 // the installed file, since HAProxy 2.6's master CLI keeps no reason.
 func newReloader(ctx context.Context, f runFlags, checker haproxy.Checker, log *zap.Logger) (agent.Reloader, func(), error) {
-	method := *f.reload
-	if method == "" {
-		method = reloadMaster
-		if _, err := os.Stat(systemdRunDir); err == nil {
-			method = reloadSystemd
-		}
-	}
+	method := reloadMethod(*f.reload)
 	switch method {
 	case reloadNone:
 		return agent.NoReload{}, func() {}, nil

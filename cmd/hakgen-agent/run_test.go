@@ -45,7 +45,9 @@ func startDaemon(t *testing.T, stateYAML string, extra ...string) *daemon {
 	}
 	args := append([]string{"run", "--state", d.state, "--haproxy-config", d.config, "--reload", "none",
 		"--haproxy-bin", bin, "--last-good", filepath.Join(dir, "lib", "last-good"), "--status-file", d.status,
-		"--min-quiescence", "20ms", "--min-reload-interval", "0"}, extra...)
+		"--min-quiescence", "20ms", "--min-reload-interval", "0",
+		"--keepalived-config", filepath.Join(dir, "keepalived.conf"), "--keepalived-last-good", filepath.Join(dir, "lib", "ka-last-good"),
+		"--state-dir", filepath.Join(dir, "run"), "--heal-interval", "0"}, extra...)
 	ctx, cancel := context.WithCancel(context.Background())
 	d.cancel = cancel
 	go func() { d.exit <- run(ctx, args, &bytes.Buffer{}, d.stderr) }()

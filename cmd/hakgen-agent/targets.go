@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"go.uber.org/zap"
+
+	"github.com/hakgen/hakgen/agent"
+	"github.com/hakgen/hakgen/keepalived"
+	"github.com/hakgen/hakgen/render"
+	"github.com/hakgen/hakgen/state"
+	"github.com/hakgen/hakgen/systemd"
+)
+
+// Defaults of the keepalived target of `run`.
+const (
+	DefaultKeepalivedConfig   = "/etc/keepalived/keepalived.conf"
+	DefaultKeepalivedLastGood = "/var/lib/hakgen/keepalived.conf.last-good"
+	DefaultKeepalivedUnit     = "keepalived.service"
+)
+
+// thisNode is the name of this machine in the state's loadBalancers: the
+// one named by --node, else the one with a local address; "" when the
+// state lists no load balancers.
+func thisNode(s *state.State, flagNode string) (string, error) {
+	if len(s.LoadBalancers) == 0 {
+		return "", nil
+	}
+	i, err := findThisNode(s, flagNode)
+	if err != nil {
+		return "", err
+	}
+	return s.LoadBalancers[i].Name, nil
+}
+
+// haproxyRender renders haproxy.cfg for this node.
+func haproxyRender(flagNode string) func(*state.State) ([]byte, error) {
+	return func(s *state.State) ([]byte, error) {
+		node, err := thisNode(s, flagNode)
+		if err != nil {
+			return nil, err
+		}
+		return render.HAProxyFor(s, node)
+	}
+}
+
+// keepalivedRender renders this node's keepalived.conf, or reports the
+// file unmanaged when the state has no keepalived section.
+func keepalivedRender(flagNode, statePath string) func(*state.State) ([]byte, error) {
+	passState := ""
+	if statePath != DefaultStatePath {
+		passState = statePath
+	}
+	return func(s *state.State) ([]byte, error) {
+		if s.Keepalived == nil {
+			return nil, agent.ErrNotManaged
+		}
+		node, err := thisNode(s, flagNode)
+		if err != nil {
+			return nil, err
+		}
+		return render.Keepalived(s, render.KeepalivedOptions{Node: node, StatePath: passState})
+	}
+}
+
+// keepalivedTarget is keepalived.conf, checked with `keepalived -t` and
+// reloaded through systemd. keepalived is never started by the agent: an
+// operator may have stopped it on purpose, to move the Floating IP away.
+func keepalivedTarget(ctx context.Context, f runFlags, log *zap.Logger) (agent.Target, func(), error) {
+	t := agent.Target{
+		Name: "keepalived", Path: *f.kaConfig, LastGood: *f.kaLastGood, Perm: 0o644,
+		Render:   keepalivedRender(*f.node, *f.state),
+		Checker:  keepalived.Checker{Bin: *f.kaBin},
+		Reloader: agent.NoReload{},
+	}
+	if reloadMethod(*f.reload) != reloadSystemd {
+		log.Info("keepalived.conf is installed but keepalived is not reloaded without --reload systemd")
+		return t, func() {}, nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, systemd.DefaultConnectTimeout)
+	defer cancel()
+	r, err := systemd.NewReloader(cctx, systemd.Options{Unit: *f.kaUnit, NoStart: true}, log.Named("keepalived"))
+	if err != nil {
+		return agent.Target{}, nil, envErr(fmt.Errorf("--reload systemd for %s: %w", *f.kaUnit, err))
+	}
+	t.Reloader = r
+	return t, r.Close, nil
+}
+
+// reloadMethod is --reload with its default filled in.
+func reloadMethod(flag string) string {
+	if flag != "" {
+		return flag
+	}
+	if _, err := os.Stat(systemdRunDir); err == nil {
+		return reloadSystemd
+	}
+	return reloadMaster
+}
