@@ -10,9 +10,9 @@ COMMIT    := $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
 # Debian packages the tests run for real.
-TEST_DEBS := haproxy keepalived dbus-daemon iproute2 systemd util-linux hcloud-cli
+TEST_DEBS := haproxy keepalived dbus-daemon iproute2 systemd util-linux hcloud-cli lintian
 # The binaries that prove those packages are there.
-TEST_BINS := /usr/sbin/haproxy /usr/sbin/keepalived /usr/bin/dbus-daemon /usr/sbin/ip /lib/systemd/systemd /usr/bin/nsenter /usr/bin/hcloud
+TEST_BINS := /usr/sbin/haproxy /usr/sbin/keepalived /usr/bin/dbus-daemon /usr/sbin/ip /lib/systemd/systemd /usr/bin/nsenter /usr/bin/hcloud /usr/bin/lintian
 
 # CI sets CI=true: then a missing tool fails a test instead of skipping it.
 ifneq ($(CI),)
@@ -42,3 +42,31 @@ test: deps vet
 
 clean:
 	rm -rf bin
+
+# Debian packages of hakgen-agent, one per architecture, built with nfpm
+# (a Go tool pinned in go.mod) into $(DIST). The version rule is in
+# packaging/version.sh; override with DEB_VERSION=... when needed.
+DIST        ?= dist
+DEB_ARCHES  := amd64 arm64
+DEB_VERSION := $(shell sh packaging/version.sh)
+DEB_EPOCH   := $(shell git log -1 --format=%ct 2>/dev/null || date +%s)
+DEB_DATE    := $(shell date -u -R -d @$(DEB_EPOCH))
+DEB_LDFLAGS := -s -w -X main.version=$(DEB_VERSION) -X main.commit=$(COMMIT)
+
+.PHONY: deb $(DEB_ARCHES:%=deb-%) clean-deb
+
+deb: $(DEB_ARCHES:%=deb-%)
+
+$(DEB_ARCHES:%=deb-%): deb-%:
+	@test -n '$(DEB_VERSION)' || { echo "deb: no version (see packaging/version.sh)" >&2; exit 1; }
+	rm -rf $(DIST)/$* && mkdir -p $(DIST)/$*/doc
+	CGO_ENABLED=0 GOOS=linux GOARCH=$* $(GO) build -trimpath -ldflags '$(DEB_LDFLAGS)' -o $(DIST)/$*/hakgen-agent ./cmd/hakgen-agent
+	$(GO) run ./packaging/gencopyright -head packaging/copyright -bin $(DIST)/$*/hakgen-agent \
+		-modcache "$$($(GO) env GOMODCACHE)" -goroot "$$($(GO) env GOROOT)" >$(DIST)/$*/doc/copyright
+	sed -e 's/@VERSION@/$(DEB_VERSION)/' -e 's/@DATE@/$(DEB_DATE)/' packaging/changelog | gzip -9n >$(DIST)/$*/doc/changelog.gz
+	cp README.md $(DIST)/$*/doc/README.md
+	SOURCE_DATE_EPOCH=$(DEB_EPOCH) HAKGEN_DEB_VERSION='$(DEB_VERSION)' HAKGEN_DEB_ARCH=$* HAKGEN_DEB_BIN=$(DIST)/$*/hakgen-agent HAKGEN_DEB_DOC=$(DIST)/$*/doc \
+		$(GO) tool nfpm package --packager deb --config packaging/nfpm.yaml --target $(DIST)/hakgen-agent_$(DEB_VERSION)_$*.deb
+
+clean-deb:
+	rm -rf $(DIST)
