@@ -2,6 +2,7 @@
 #   make run    render the built-in example state (no arguments needed)
 #   make test   install what the tests need when missing, then run every test
 #   make build  build bin/hakgen-agent
+#   make deb    build dist/hakgen-agent_<version>_<arch>.deb (amd64, arm64)
 
 GO        ?= go
 BIN       := bin/hakgen-agent
