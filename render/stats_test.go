@@ -37,7 +37,11 @@ func TestStatsAuthWithRealHAProxy(t *testing.T) {
 		t.Fatal("haproxy.cfg holds the plain password")
 	}
 	cfgPath := filepath.Join(dir, "haproxy.cfg")
-	writeSecret(t, cfgPath, string(haproxytest.Localize(cfg, dir)))
+	local, err := haproxytest.Localize(cfg, filepath.Join(dir, "admin.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeSecret(t, cfgPath, string(local))
 	haproxytest.Start(t, cfgPath)
 
 	base := fmt.Sprintf("http://127.0.0.1:%d", statsPort)

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hakgen/hakgen/haproxy/haproxytest"
 )
 
 // ioTimeout bounds one connection of the servers and clients here.
@@ -65,7 +67,7 @@ func TCPBackends(t testing.TB, names ...string) (int, []string) {
 	for i, ln := range lns {
 		addrs[i] = ip(i)
 		name := names[i]
-		wg.Go(func() { serveName(ln, name, &wg) })
+		wg.Go(func() { haproxytest.ServeName(ln, name, &wg) })
 	}
 	t.Cleanup(func() {
 		for _, ln := range lns {
@@ -74,20 +76,6 @@ func TCPBackends(t testing.TB, names ...string) (int, []string) {
 		wg.Wait()
 	})
 	return port, addrs
-}
-
-func serveName(ln net.Listener, name string, wg *sync.WaitGroup) {
-	for {
-		conn, err := ln.Accept()
-		if err != nil {
-			return // listener closed
-		}
-		wg.Go(func() {
-			defer conn.Close()
-			_ = conn.SetDeadline(time.Now().Add(ioTimeout))
-			_, _ = io.WriteString(conn, name+"\n")
-		})
-	}
 }
 
 // TLSBackends starts one HTTPS server per name, like TCPBackends: GET

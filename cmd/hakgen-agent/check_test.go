@@ -35,7 +35,11 @@ func startRenderedHAProxy(t *testing.T) string {
 		t.Fatal(err)
 	}
 	cfgPath := filepath.Join(dir, "haproxy.cfg")
-	if err := os.WriteFile(cfgPath, haproxytest.Localize(cfg, dir), 0o600); err != nil {
+	local, err := haproxytest.Localize(cfg, filepath.Join(dir, "admin.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfgPath, local, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	haproxytest.Start(t, cfgPath)

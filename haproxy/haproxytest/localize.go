@@ -1,20 +1,40 @@
 package haproxytest
 
 import (
-	"path/filepath"
+	"fmt"
 	"regexp"
+	"strings"
 )
 
-var (
-	productionOnly = regexp.MustCompile(`(?m)^    (chroot /var/lib/haproxy|user haproxy|group haproxy)\n`)
-	adminSocket    = regexp.MustCompile(`(?m)^(    stats socket )/run/haproxy/admin\.sock `)
-)
+// localRewrite is one change Localize makes.
+type localRewrite struct {
+	what string
+	re   *regexp.Regexp
+	repl string
+}
 
-// Localize adapts a haproxy.cfg rendered for a production host so a test can
-// run it with Start: it drops chroot, user and group, and moves the admin
-// socket into dir. Everything else, listeners included, stays as rendered,
-// so a test state must bind loopback addresses and free ports.
-func Localize(cfg []byte, dir string) []byte {
-	out := productionOnly.ReplaceAll(cfg, nil)
-	return adminSocket.ReplaceAll(out, []byte("${1}"+filepath.Join(dir, "admin.sock")+" "))
+// Localize adapts a haproxy.cfg rendered for a production host so that a
+// test can run it with Start: chroot, user and group are dropped (the test
+// HAProxy has no privileges to drop), the admin socket moves to
+// adminSocket (a path the test owns), and every dual-stack wildcard bind
+// (`bind :::PORT v4v6`) becomes `bind 127.0.0.1:PORT`, so the frontends
+// listen on loopback only. Everything else stays as rendered.
+//
+// Each rewrite must apply at least once: when the production template
+// changes, Localize fails instead of letting a test bind every address.
+func Localize(cfg []byte, adminSocket string) ([]byte, error) {
+	rewrites := []localRewrite{
+		{"chroot", regexp.MustCompile(`(?m)^    chroot /var/lib/haproxy\n`), ""},
+		{"user", regexp.MustCompile(`(?m)^    user haproxy\n`), ""},
+		{"group", regexp.MustCompile(`(?m)^    group haproxy\n`), ""},
+		{"stats socket", regexp.MustCompile(`(?m)^(    stats socket )/run/haproxy/admin\.sock `), "${1}" + strings.ReplaceAll(adminSocket, "$", "$$") + " "},
+		{"wildcard bind", regexp.MustCompile(`(?m)^(    bind ):::(\d+) v4v6$`), "${1}127.0.0.1:${2}"},
+	}
+	for _, r := range rewrites {
+		if !r.re.Match(cfg) {
+			return nil, fmt.Errorf("haproxytest: the rendered haproxy.cfg has no %s line to rewrite for a test", r.what)
+		}
+		cfg = r.re.ReplaceAll(cfg, []byte(r.repl))
+	}
+	return cfg, nil
 }

@@ -12,6 +12,22 @@ import (
 // ioTimeout bounds one connection of NameServer and Ask.
 const ioTimeout = 5 * time.Second
 
+// ServeName answers every connection ln accepts with name and a newline,
+// each in a goroutine of wg, until ln is closed.
+func ServeName(ln net.Listener, name string, wg *sync.WaitGroup) {
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			return // listener closed
+		}
+		wg.Go(func() {
+			defer conn.Close()
+			_ = conn.SetDeadline(time.Now().Add(ioTimeout))
+			_, _ = io.WriteString(conn, name+"\n")
+		})
+	}
+}
+
 // NameServer starts a TCP server on a free loopback port that answers every
 // connection with name and a newline, then closes it. It returns the
 // server's "127.0.0.1:port"; t.Cleanup stops it.
@@ -22,19 +38,7 @@ func NameServer(t testing.TB, name string) string {
 		t.Fatalf("haproxytest: name server %s: %v", name, err)
 	}
 	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return // listener closed
-			}
-			wg.Go(func() {
-				defer conn.Close()
-				_ = conn.SetDeadline(time.Now().Add(ioTimeout))
-				_, _ = io.WriteString(conn, name+"\n")
-			})
-		}
-	})
+	wg.Go(func() { ServeName(ln, name, &wg) })
 	t.Cleanup(func() { _ = ln.Close(); wg.Wait() })
 	return ln.Addr().String()
 }
