@@ -184,3 +184,14 @@ func mustRead(t *testing.T, path string) []byte {
 	}
 	return data
 }
+
+func TestRenderForNode(t *testing.T) {
+	pair := writeState(t, string(state.Example))
+	_, lb2, _ := runCLI(t, "render", "--state", pair, "--node", "lb2")
+	if !strings.Contains(lb2, "    bind 10.0.0.6:8404\n") {
+		t.Errorf("render --node lb2 does not bind stats on lb2's address:\n%s", lb2)
+	}
+	if code, _, stderr := runCLI(t, "render", "--state", pair, "--node", "lb9"); code != exitInvalid || !strings.Contains(stderr, `no load balancer is named "lb9"`) {
+		t.Errorf("unknown node: exit %d, %s", code, stderr)
+	}
+}

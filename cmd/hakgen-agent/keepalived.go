@@ -20,7 +20,7 @@ type keepalivedFlags struct {
 func addKeepalivedFlags(fs *flag.FlagSet) *keepalivedFlags {
 	return &keepalivedFlags{
 		on:    fs.Bool("keepalived", false, "print this node's keepalived.conf instead of haproxy.cfg"),
-		node:  fs.String("node", "", "with --keepalived: render for load balancer `NAME` (default: the one with a local address)"),
+		node:  fs.String("node", "", "render for load balancer `NAME` (default: the one with a local address, if any)"),
 		agent: fs.String("agent-path", render.DefaultAgentPath, "with --keepalived: the hakgen-agent `binary` keepalived's scripts run"),
 	}
 }
@@ -31,10 +31,7 @@ func addKeepalivedFlags(fs *flag.FlagSet) *keepalivedFlags {
 // given, which compares haproxy.cfg only.
 func (k *keepalivedFlags) render(s *state.State, statePath string, diff bool) ([]byte, error) {
 	if !*k.on {
-		if *k.node != "" {
-			return nil, usageErr("--node goes with --keepalived")
-		}
-		return render.HAProxy(s)
+		return k.renderHAProxy(s)
 	}
 	if diff {
 		return nil, usageErr("--diff compares haproxy.cfg only; it cannot be combined with --keepalived")
@@ -57,4 +54,25 @@ func (k *keepalivedFlags) render(s *state.State, statePath string, diff bool) ([
 		}
 	}
 	return render.Keepalived(s, opts)
+}
+
+// renderHAProxy renders haproxy.cfg for this node (--node, else the load
+// balancer with a local address), so that --diff on each node compares
+// with what its agent installs; on a machine that is no load balancer, as
+// written.
+func (k *keepalivedFlags) renderHAProxy(s *state.State) ([]byte, error) {
+	if len(s.LoadBalancers) == 0 {
+		if *k.node != "" {
+			return nil, usageErr("--node %s: the state lists no loadBalancers", *k.node)
+		}
+		return render.HAProxy(s)
+	}
+	i, err := findThisNode(s, *k.node)
+	switch {
+	case err != nil && *k.node != "":
+		return nil, err
+	case err != nil:
+		return render.HAProxy(s)
+	}
+	return render.HAProxyFor(s, s.LoadBalancers[i].Name)
 }

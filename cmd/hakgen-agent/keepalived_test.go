@@ -41,7 +41,7 @@ func TestRenderKeepalivedErrors(t *testing.T) {
 		{[]string{"--keepalived", "--state", path}, exitInvalid, "none of this machine's addresses"},
 		{[]string{"--keepalived", "--node", "lb3", "--state", path}, exitInvalid, `no load balancer is named "lb3"`},
 		{[]string{"--keepalived", "--node", "lb1", "--state", incomplete}, exitInvalid, "floatingIP: missing"},
-		{[]string{"--node", "lb1", "--state", path}, exitUsage, "--node goes with --keepalived"},
+		{[]string{"--node", "lb3", "--state", path}, exitInvalid, `no load balancer is named "lb3"`},
 		{[]string{"--keepalived", "--node", "lb1", "--diff", "--state", path}, exitUsage, "cannot be combined with --keepalived"},
 	} {
 		code, _, stderr := runCLI(t, append([]string{"render"}, c.args...)...)
