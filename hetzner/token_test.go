@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/hakgen/hakgen/hetzner"
+	"github.com/hakgen/hakgen/internal/tooltest"
 )
 
 // writeToken writes a token file with the given mode (umask aside).
@@ -52,9 +53,7 @@ func TestLoadTokenRefusesOpenModes(t *testing.T) {
 }
 
 func TestLoadTokenRefusesForeignOwner(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("only root can give a file to another user")
-	}
+	tooltest.NeedRoot(t) // only root can give a file to another user
 	path := writeToken(t, testToken, 0o600)
 	if err := os.Chown(path, 4242, 4242); err != nil {
 		t.Fatal(err)

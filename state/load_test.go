@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hakgen/hakgen/internal/tooltest"
 	"github.com/hakgen/hakgen/state"
 )
 
@@ -197,9 +198,7 @@ func TestLoadRefusesExposedSecret(t *testing.T) {
 }
 
 func TestLoadRefusesSecretOfAnotherUser(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to give the file to another user")
-	}
+	tooltest.NeedRoot(t) // only root can give a file to another user
 	dir := t.TempDir()
 	pwPath := filepath.Join(dir, "stats-password")
 	writeFile(t, filepath.Join(dir, "state.yaml"), withAuth, 0o644)

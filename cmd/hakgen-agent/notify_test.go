@@ -12,6 +12,7 @@ import (
 
 	"github.com/hakgen/hakgen/failover"
 	"github.com/hakgen/hakgen/hetzner/hetznertest"
+	"github.com/hakgen/hakgen/internal/tooltest"
 )
 
 // notifyToken is the token the fake demands; no output may show it.
@@ -262,9 +263,7 @@ func TestNotifyRefusesAnExposedToken(t *testing.T) {
 }
 
 func TestNotifyRefusesATokenOfAnotherUser(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("giving a file away needs root")
-	}
+	tooltest.NeedRoot(t) // only root can give a file to another user
 	w := newNotifyWorld(t, "10.0.0.5", true)
 	if err := os.Chown(w.tokenPath, 65534, 65534); err != nil {
 		t.Fatal(err)
