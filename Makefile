@@ -11,9 +11,13 @@ COMMIT    := $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
 # Debian packages the tests run for real.
-TEST_DEBS := haproxy keepalived dbus-daemon iproute2 systemd util-linux hcloud-cli lintian
+TEST_DEBS := haproxy keepalived dbus-daemon iproute2 systemd util-linux hcloud-cli debootstrap lintian
 # The binaries that prove those packages are there.
-TEST_BINS := /usr/sbin/haproxy /usr/sbin/keepalived /usr/bin/dbus-daemon /usr/sbin/ip /lib/systemd/systemd /usr/bin/nsenter /usr/bin/hcloud /usr/bin/lintian
+TEST_BINS := /usr/sbin/debootstrap /usr/sbin/haproxy /usr/sbin/keepalived /usr/bin/dbus-daemon /usr/sbin/ip /lib/systemd/systemd /usr/bin/nsenter /usr/bin/hcloud /usr/bin/lintian
+
+# A Debian 13 tree with HAProxy 3.0, for checking haproxy.cfg on a second
+# HAProxy branch (tests run its haproxy -c in a chroot).
+export HAKGEN_HAPROXY30_ROOT ?= /var/cache/hakgen-test/trixie-haproxy
 
 # CI sets CI=true: then a missing tool fails a test instead of skipping it.
 ifneq ($(CI),)
@@ -33,6 +37,10 @@ deps:
 	if [ $$missing = 1 ]; then \
 		echo "installing test dependencies: $(TEST_DEBS)"; \
 		sh scripts/install-test-deps.sh $(TEST_DEBS); \
+	fi
+	@if [ ! -x $(HAKGEN_HAPROXY30_ROOT)/usr/sbin/haproxy ] && [ "$$(id -u)" = 0 ]; then \
+		echo "building a Debian 13 tree with HAProxy 3.0 in $(HAKGEN_HAPROXY30_ROOT)"; \
+		sh scripts/make-haproxy-3.0-root.sh $(HAKGEN_HAPROXY30_ROOT); \
 	fi
 
 vet:

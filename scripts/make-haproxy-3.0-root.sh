@@ -1,0 +1,24 @@
+#!/bin/sh
+# Builds a minimal Debian 13 (trixie) tree with its HAProxy 3.0 under DIR,
+# so tests can run `haproxy -c` of a second HAProxy branch in a chroot:
+# the generated haproxy.cfg must load on 2.6 (Debian 12's) and 3.0 alike.
+# Nothing runs from it but `haproxy -c`; no service is started.
+set -eu
+dir=${1:?usage: make-haproxy-3.0-root.sh DIR}
+if [ "$(id -u)" != 0 ]; then
+	echo "make-haproxy-3.0-root: run as root" >&2
+	exit 1
+fi
+command -v debootstrap >/dev/null || { echo "make-haproxy-3.0-root: debootstrap is missing (apt-get install debootstrap)" >&2; exit 1; }
+tmp="$dir.tmp.$$"
+rm -rf "$tmp"
+mkdir -p "$(dirname "$dir")"
+debootstrap --variant=minbase --include=haproxy trixie "$tmp" http://deb.debian.org/debian >"$tmp.log" 2>&1 || {
+	tail -20 "$tmp.log" >&2
+	rm -rf "$tmp" "$tmp.log"
+	exit 1
+}
+rm -f "$tmp.log"
+rm -rf "$dir"
+mv "$tmp" "$dir"
+chroot "$dir" haproxy -v | head -1
