@@ -113,7 +113,9 @@ func (l *loop) run(ctx context.Context, hints <-chan string) error {
 // step runs one reconcile, records and reports it, and tells whether it
 // reloaded a service.
 func (l *loop) step(ctx context.Context, trigger string) (reloaded bool) {
+	stop := l.keepAlive(l.cfg.StepTimeout)
 	r := l.reconcileOnce(context.WithoutCancel(ctx))
+	stop()
 	st := l.status.record(trigger, r, l.targets)
 	l.report(trigger, r)
 	if l.cfg.StatusPath != "" {
@@ -124,6 +126,36 @@ func (l *loop) step(ctx context.Context, trigger string) (reloaded bool) {
 	l.cfg.Notifier.Status(st.Summary())
 	ok, failed := r.reloads()
 	return ok+failed > 0
+}
+
+// keepAlive pings the watchdog while a reconcile runs, for at most limit
+// (the reconcile's own bound): a slow reload is not a hung agent, but a
+// reconcile stuck past its bound stops the pings, and systemd restarts the
+// agent. The returned function stops the pings.
+func (l *loop) keepAlive(limit time.Duration) (stop func()) {
+	interval := l.cfg.Notifier.WatchdogInterval()
+	if interval <= 0 {
+		return func() {}
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		deadline := time.After(limit)
+		for {
+			select {
+			case <-t.C:
+				l.cfg.Notifier.Ping()
+			case <-deadline:
+				return
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
 }
 
 // report logs a reconcile: warnings and errors once per distinct text,
