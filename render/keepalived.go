@@ -2,6 +2,7 @@ package render
 
 import (
 	"bytes"
+	"cmp"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -60,6 +61,7 @@ type keepalivedView struct {
 	Address             string // unicast_src_ip
 	Peers               []string
 	FloatingIP          string
+	FloatingIface       string // where the Floating IP goes on the MASTER
 	Agent               string
 	CheckURL            string   // HAProxy's own liveness URL, as `check --url` takes it
 	NotifyFlags         []string // flags of `notify` before keepalived's arguments
@@ -111,6 +113,7 @@ func newKeepalivedView(s *state.State, opts KeepalivedOptions) (*keepalivedView,
 		Priority:        topPriority - priorityStep*me,
 		Address:         s.LoadBalancers[me].Address,
 		FloatingIP:      s.FloatingIP.Address,
+		FloatingIface:   cmp.Or(s.FloatingIP.Interface, k.Interface),
 		Agent:           opts.Agent,
 		CheckURL:        healthURL,
 		NotifyFlags:     []string{"--node", opts.Node},

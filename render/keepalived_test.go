@@ -251,3 +251,18 @@ func TestKeepalivedCheckSeesProblems(t *testing.T) {
 		})
 	}
 }
+
+func TestKeepalivedFloatingIPInterface(t *testing.T) {
+	yaml := strings.Replace(string(state.Example), "tokenFile: /etc/hakgen/hcloud-token}", "tokenFile: /etc/hakgen/hcloud-token, interface: eth0}", 1)
+	s, _, err := state.Parse("state.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := render.Keepalived(s, render.KeepalivedOptions{Node: "lb1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(cfg), "203.0.113.10/32 dev eth0\n") || !strings.Contains(string(cfg), "interface enp7s0\n") {
+		t.Errorf("the Floating IP must go on eth0 while VRRP stays on enp7s0:\n%s", cfg)
+	}
+}

@@ -33,6 +33,9 @@ func (v *validator) failover() {
 		}
 		v.ip("floatingIP.address", f.Address)
 		v.filePath("floatingIP.tokenFile", f.TokenFile)
+		if f.Interface != "" && !ifaceName.MatchString(f.Interface) {
+			v.errorf("floatingIP.interface", "%q is not a network interface name (expected e.g. eth0)", f.Interface)
+		}
 	}
 	if k := s.Keepalived; k != nil {
 		if !ifaceName.MatchString(k.Interface) {

@@ -131,6 +131,9 @@ type FloatingIP struct {
 	ID        int64  `yaml:"id" json:"id"`
 	Address   string `yaml:"address" json:"address"`
 	TokenFile string `yaml:"tokenFile" json:"tokenFile"`
+	// Interface is where keepalived puts the address on the MASTER;
+	// keepalived.interface when empty.
+	Interface string `yaml:"interface" json:"interface,omitempty"`
 }
 
 // Keepalived configures VRRP between the load balancers.
