@@ -89,19 +89,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 func runCommand(ctx context.Context, c command, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("hakgen-agent "+c.name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	exec := c.flags(fs)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "%s\n\nFlags:\n", strings.TrimSpace(c.usage))
+	usage := func(w io.Writer) {
+		fs.SetOutput(w)
+		fmt.Fprintf(w, "%s\n\nFlags:\n", strings.TrimSpace(c.usage))
 		fs.PrintDefaults()
-		fmt.Fprintf(fs.Output(), "\n%s\n", exitCodesHelp)
+		fmt.Fprintf(w, "\n%s\n", exitCodesHelp)
 	}
+	// The flag package's own messages are discarded: the help goes once,
+	// to stdout when asked for, to stderr after a usage error.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.Usage()
+			usage(stdout)
 			return exitOK
 		}
+		fmt.Fprintf(stderr, "hakgen-agent %s: %v\n\n", c.name, err)
+		usage(stderr)
 		return exitUsage
 	}
 	if fs.NArg() > 0 && !c.needArgs {

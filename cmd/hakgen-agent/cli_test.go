@@ -195,3 +195,14 @@ func TestRenderForNode(t *testing.T) {
 		t.Errorf("unknown node: exit %d, %s", code, stderr)
 	}
 }
+
+func TestHelpIsPrintedOnce(t *testing.T) {
+	code, out, stderr := runCLI(t, "render", "--help")
+	if code != exitOK || strings.Count(out, "Usage: hakgen-agent render") != 1 || stderr != "" {
+		t.Errorf("exit %d, %d usages on stdout, stderr %q", code, strings.Count(out, "Usage: hakgen-agent render"), stderr)
+	}
+	code, out, stderr = runCLI(t, "render", "--nope")
+	if code != exitUsage || out != "" || strings.Count(stderr, "Usage: hakgen-agent render") != 1 {
+		t.Errorf("usage error: exit %d, stdout %q, stderr:\n%s", code, out, stderr)
+	}
+}
