@@ -6,7 +6,8 @@
 
 GO        ?= go
 BIN       := bin/hakgen-agent
-VERSION   := $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+# The same version rule as the packages (packaging/version.sh).
+VERSION   := $(shell sh packaging/version.sh 2>/dev/null || echo devel)
 COMMIT    := $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 

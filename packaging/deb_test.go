@@ -90,7 +90,7 @@ func checkControl(t *testing.T, deb, arch, version string) {
 		"Package":      "hakgen-agent",
 		"Version":      version,
 		"Architecture": arch,
-		"Depends":      "haproxy (>= 2.6)",
+		"Depends":      "haproxy (>= 2.6), ca-certificates",
 		"Recommends":   "keepalived",
 		"Section":      "net",
 		"Priority":     "optional",

@@ -77,6 +77,7 @@ Examples:
 type runFlags struct {
 	state, config, lastGood, reload, unit, socket, bin, status *string
 	node, kaConfig, kaLastGood, kaUnit, kaBin, stateDir        *string
+	startInactive                                              *bool
 	resync, minQuiet, maxQuiet, minReload, healInterval        *time.Duration
 	log                                                        logFlags
 }
@@ -102,13 +103,14 @@ func daemonCommand() command {
 				minReload: fs.Duration("min-reload-interval", agent.DefaultMinReloadInterval, "minimum time between two reloads (0: none)"),
 				log:       addLogFlags(fs),
 
-				node:         fs.String("node", "", "this node's `NAME` in loadBalancers (default: the one with a local address)"),
-				kaConfig:     fs.String("keepalived-config", DefaultKeepalivedConfig, "the keepalived.conf `FILE`, kept current when the state has a keepalived section"),
-				kaLastGood:   fs.String("keepalived-last-good", DefaultKeepalivedLastGood, "`FILE` keeping the last-known-good keepalived.conf"),
-				kaUnit:       fs.String("keepalived-unit", DefaultKeepalivedUnit, "systemd `UNIT` of keepalived, reloaded (never started) with --reload systemd"),
-				kaBin:        fs.String("keepalived-bin", "", "keepalived `binary` for `keepalived -t` (default: "+keepalived.DefaultBin+")"),
-				stateDir:     fs.String("state-dir", failover.DefaultStateDir, "`DIR` of the notify runs' recorded state and the server ID cache"),
-				healInterval: fs.Duration("heal-interval", failover.DefaultHealInterval, "while MASTER, check the Floating IP's owner this often (0: never)"),
+				node:          fs.String("node", "", "this node's `NAME` in loadBalancers (default: the one with a local address)"),
+				kaConfig:      fs.String("keepalived-config", DefaultKeepalivedConfig, "the keepalived.conf `FILE`, kept current when the state has a keepalived section"),
+				kaLastGood:    fs.String("keepalived-last-good", DefaultKeepalivedLastGood, "`FILE` keeping the last-known-good keepalived.conf"),
+				kaUnit:        fs.String("keepalived-unit", DefaultKeepalivedUnit, "systemd `UNIT` of keepalived, reloaded (never started) with --reload systemd"),
+				kaBin:         fs.String("keepalived-bin", "", "keepalived `binary` for `keepalived -t` (default: "+keepalived.DefaultBin+")"),
+				stateDir:      fs.String("state-dir", failover.DefaultStateDir, "`DIR` of the notify runs' recorded state and the server ID cache"),
+				healInterval:  fs.Duration("heal-interval", failover.DefaultHealInterval, "while MASTER, check the Floating IP's owner this often (0: never)"),
+				startInactive: fs.Bool("start-inactive", true, "--reload systemd: start --unit when a new haproxy.cfg is installed while it is not running (false: leave it stopped, reload owed)"),
 			}
 			return func(ctx context.Context, e *env) error { return runDaemon(ctx, f, e) }
 		},
@@ -250,7 +252,7 @@ func newReloader(ctx context.Context, f runFlags, checker haproxy.Checker, log *
 	case reloadSystemd:
 		cctx, cancel := context.WithTimeout(ctx, systemd.DefaultConnectTimeout)
 		defer cancel()
-		r, err := agent.NewSystemdReloader(cctx, systemd.Options{Unit: *f.unit}, *f.socket, log)
+		r, err := agent.NewSystemdReloader(cctx, systemd.Options{Unit: *f.unit, NoStart: !*f.startInactive}, *f.socket, log)
 		if err != nil {
 			return nil, nil, envErr(fmt.Errorf("--reload systemd: %w", err))
 		}
