@@ -84,6 +84,9 @@ const (
 	DefaultMinReloadInterval = time.Second
 	// DefaultStepTimeout bounds one reconcile (checks and reloads included).
 	DefaultStepTimeout = 2 * time.Minute
+	// DefaultRetryInterval is the wait before retrying a reconcile that
+	// could not finish for a passing reason (a reload owed, a busy unit).
+	DefaultRetryInterval = 10 * time.Second
 )
 
 // Config configures an Agent. Zero durations take the defaults above.
@@ -107,6 +110,9 @@ type Config struct {
 	MinReloadInterval time.Duration
 	// StepTimeout bounds one reconcile.
 	StepTimeout time.Duration
+	// RetryInterval is the wait before retrying a reconcile that ended in
+	// error or broken (DefaultRetryInterval when zero).
+	RetryInterval time.Duration
 	// Notifier receives READY, STATUS, WATCHDOG and STOPPING; nil sends
 	// nothing.
 	Notifier Notifier
@@ -177,6 +183,7 @@ func (c Config) withDefaults() (Config, error) {
 	c.MaxQuiescence = orDefault(c.MaxQuiescence, DefaultMaxQuiescence)
 	c.MinReloadInterval = orDefault(c.MinReloadInterval, DefaultMinReloadInterval)
 	c.StepTimeout = orDefault(c.StepTimeout, DefaultStepTimeout)
+	c.RetryInterval = orDefault(c.RetryInterval, DefaultRetryInterval)
 	if c.MaxQuiescence < c.MinQuiescence {
 		return c, fmt.Errorf("agent: max quiescence %s is shorter than min quiescence %s", c.MaxQuiescence, c.MinQuiescence)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hakgen/hakgen/haproxy"
@@ -57,6 +58,12 @@ func (a *Agent) apply(ctx context.Context, t *target, s *state.State) targetResu
 	if err != nil {
 		return targetResult{Outcome: OutcomeInvalid, Err: fmt.Errorf("rendering %s: %w", t.Path, err)}
 	}
+	if t.failedHash != "" && hashOf(want) == t.failedHash {
+		// These exact bytes passed the check but failed to load and were
+		// rolled back: installing them again would only reload twice more.
+		// A changed state, or SIGHUP, tries again.
+		return targetResult{Outcome: OutcomeInvalid, Err: fmt.Errorf("not retried until the state changes or SIGHUP: %w", t.failedErr)}
+	}
 	cur, err := readTarget(t.Path)
 	if err != nil {
 		return targetResult{Outcome: OutcomeError, Err: err}
@@ -96,6 +103,7 @@ func (a *Agent) install(ctx context.Context, t *target, want, cur []byte) (targe
 		res.Warnings, err = t.Checker.Check(ctx, st.Path())
 		res.Check = time.Since(start)
 		if err != nil {
+			err = &stagedError{err: err, staged: st.Path(), target: t.Path}
 			return fail(res, checkOutcome(ctx, err), fmt.Errorf("checking the new %s: %w", t.Path, err))
 		}
 	}
@@ -113,6 +121,20 @@ func (a *Agent) install(ctx context.Context, t *target, want, cur []byte) (targe
 	a.at(pointRenamed)
 	return res, nil
 }
+
+// stagedError is a checker's error about a staged file, told as about the
+// target: the staged file's random name would make every retry's message
+// new (defeating log-once) and names a file that is gone by then.
+type stagedError struct {
+	err            error
+	staged, target string
+}
+
+func (e *stagedError) Error() string {
+	return strings.ReplaceAll(e.err.Error(), e.staged, e.target+" (as staged)")
+}
+
+func (e *stagedError) Unwrap() error { return e.err }
 
 // holds reports whether the file at path holds exactly data.
 func holds(path string, data []byte) bool {
@@ -154,7 +176,8 @@ var ErrRefused = errors.New("configuration refused")
 
 // reload reloads the service after want was installed; when that fails it
 // restores the last-known-good copy and reloads again (see rollback).
-func (a *Agent) reload(ctx context.Context, t *target, want []byte, res targetResult) targetResult {
+func (a *Agent) reload(ctx context.Context, t *target, want []byte, in targetResult) (res targetResult) {
+	res = in
 	start := time.Now()
 	defer func() { res.Reload = time.Since(start) }()
 	err := t.Reloader.Reload(ctx)
@@ -173,7 +196,27 @@ func (a *Agent) reload(ctx context.Context, t *target, want []byte, res targetRe
 		res.Err = fmt.Errorf("%s is not running; the new %s stays in place for its start: %w", t.Name, t.Path, err)
 		return res
 	}
-	return t.rollback(ctx, res, fmt.Errorf("reloading %s for the new %s: %w", t.Name, t.Path, err))
+	if notTried(err) {
+		// The service never tried the new file (its unit was starting or
+		// stopping, or another job replaced ours): nothing to roll back.
+		t.loaded = loadedUnknown
+		res.Outcome = OutcomeError
+		res.Err = fmt.Errorf("%s did not reload; the new %s stays in place and the reload is retried: %w", t.Name, t.Path, err)
+		return res
+	}
+	res = t.rollback(ctx, res, fmt.Errorf("reloading %s for the new %s: %w", t.Name, t.Path, err))
+	if res.Outcome == OutcomeReverted {
+		t.failedHash, t.failedErr = hashOf(want), res.Err
+	}
+	return res
+}
+
+// notTried tells a reload that systemd did not run at all (the unit was
+// activating or deactivating) or cancelled for another job, e.g. an
+// operator's restart, from one the service tried and failed.
+func notTried(err error) bool {
+	var job *systemd.JobError
+	return errors.Is(err, systemd.ErrBusy) || (errors.As(err, &job) && job.Result == "canceled")
 }
 
 // rollback puts the last-known-good file back and reloads it, after the

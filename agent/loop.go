@@ -76,6 +76,9 @@ func (l *loop) run(ctx context.Context, hints <-chan string) error {
 	timer.Stop()
 	resync := time.NewTicker(l.cfg.Resync)
 	defer resync.Stop()
+	retryTimer := time.NewTimer(time.Hour)
+	retryTimer.Stop()
+	defer retryTimer.Stop()
 	var ping <-chan time.Time
 	if d := l.cfg.Notifier.WatchdogInterval(); d > 0 {
 		t := time.NewTicker(d)
@@ -102,8 +105,14 @@ func (l *loop) run(ctx context.Context, hints <-chan string) error {
 			l.sched.force(time.Now(), TriggerResync)
 		case <-due:
 			trigger := l.sched.trigger
-			reloaded := l.step(ctx, trigger)
+			reloaded, retry := l.step(ctx, trigger)
 			l.sched.ran(time.Now(), reloaded)
+			retryTimer.Stop()
+			if retry {
+				retryTimer.Reset(l.cfg.RetryInterval)
+			}
+		case <-retryTimer.C:
+			l.sched.force(time.Now(), TriggerRetry)
 		case <-ping:
 			l.cfg.Notifier.Ping()
 		}
@@ -112,7 +121,10 @@ func (l *loop) run(ctx context.Context, hints <-chan string) error {
 
 // step runs one reconcile, records and reports it, and tells whether it
 // reloaded a service.
-func (l *loop) step(ctx context.Context, trigger string) (reloaded bool) {
+func (l *loop) step(ctx context.Context, trigger string) (reloaded, retry bool) {
+	if trigger == TriggerSignal {
+		l.forgetFailures() // an operator asks to try again
+	}
 	stop := l.keepAlive(l.cfg.StepTimeout)
 	r := l.reconcileOnce(context.WithoutCancel(ctx))
 	stop()
@@ -125,7 +137,17 @@ func (l *loop) step(ctx context.Context, trigger string) (reloaded bool) {
 	}
 	l.cfg.Notifier.Status(st.Summary())
 	ok, failed := r.reloads()
-	return ok+failed > 0
+	// A step that could not finish for a passing reason (a reload owed, a
+	// unit busy, a file that cannot be written) is tried again soon.
+	retry = r.Outcome == OutcomeError || r.Outcome == OutcomeBroken
+	return ok+failed > 0, retry
+}
+
+// forgetFailures lets rendered bytes whose reload failed be tried again.
+func (a *Agent) forgetFailures() {
+	for _, t := range a.targets {
+		t.failedHash, t.failedErr = "", nil
+	}
 }
 
 // keepAlive pings the watchdog while a reconcile runs, for at most limit
@@ -137,6 +159,8 @@ func (l *loop) keepAlive(limit time.Duration) (stop func()) {
 	if interval <= 0 {
 		return func() {}
 	}
+	// A ping now: the loop's last one may be nearly an interval old.
+	l.cfg.Notifier.Ping()
 	done := make(chan struct{})
 	finished := make(chan struct{})
 	go func() {

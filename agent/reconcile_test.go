@@ -164,9 +164,17 @@ func TestReconcileReloadFailureRestoresLastGood(t *testing.T) {
 	}
 	assertNoLeftovers(t, f.target)
 
-	// The next reconcile tries again: the state still asks for the new file.
+	// The same bytes are not installed again (two more reloads for
+	// nothing) until the state changes or an operator sends SIGHUP.
+	if r := reconcile(t, a); r.Outcome != OutcomeInvalid || f.reloader.calls() != 2 || !strings.Contains(errString(r.Err), "not retried until the state changes or SIGHUP") {
+		t.Errorf("unchanged state after a rollback: %s, %v, %d reloads; want invalid and still 2", r.Outcome, r.Err, f.reloader.calls())
+	}
+	if got := readFile(t, f.target); !bytes.Equal(got, old) {
+		t.Errorf("target holds %q, want the last-known-good file kept", got)
+	}
+	a.forgetFailures() // what SIGHUP does
 	if r := reconcile(t, a); r.Outcome != OutcomeApplied || f.reloader.calls() != 3 {
-		t.Errorf("retry: %s after %d reloads; want applied after 3", r.Outcome, f.reloader.calls())
+		t.Errorf("retry after SIGHUP: %s after %d reloads; want applied after 3", r.Outcome, f.reloader.calls())
 	}
 }
 

@@ -9,6 +9,7 @@ const (
 	TriggerOverflow = "overflow" // the event queue overflowed: events were lost
 	TriggerSignal   = "signal"   // Trigger, i.e. SIGHUP
 	TriggerResync   = "resync"   // the periodic resync
+	TriggerRetry    = "retry"    // a retry after a step that could not finish
 )
 
 // schedule decides when the next reconcile runs. It is pure: the loop

@@ -21,6 +21,11 @@ type target struct {
 	// still owed (the agent died between rename and reload, or a reload
 	// and its rollback both failed). "" means no file.
 	loaded string
+	// failedHash is the hash of rendered bytes whose reload failed and
+	// was rolled back, with that failure; "" when none. Such bytes are
+	// not installed again until a SIGHUP clears it (see Agent.step).
+	failedHash string
+	failedErr  error
 }
 
 // loadedUnknown is target.loaded when no reload confirmed what the service

@@ -119,6 +119,11 @@ func daemonCommand() command {
 
 // runDaemon wires the agent from the flags and runs it until ctx ends.
 func runDaemon(ctx context.Context, f runFlags, e *env) error {
+	// SIGHUP is caught from the start: during set-up (a D-Bus connection
+	// may take seconds) its default action would end the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	log, err := newLogger(f.log, e.stderr)
 	if err != nil {
 		return err
@@ -152,7 +157,7 @@ func runDaemon(ctx context.Context, f runFlags, e *env) error {
 		return envErr(err)
 	}
 	startHealer(ctx, f, log)
-	stopHUP := forwardSIGHUP(ctx, a)
+	stopHUP := forwardSIGHUP(ctx, hup, a)
 	defer stopHUP()
 	if err := a.Run(ctx); err != nil {
 		return envErr(err)
@@ -210,12 +215,11 @@ func serviceArgs(socket string) []string {
 	return []string{"-S", socket}
 }
 
-// forwardSIGHUP turns SIGHUP into agent.Trigger until ctx ends or the
-// returned function is called. signal.Notify sends without blocking into a
-// buffered(1) channel, so a burst of signals collapses into one reconcile.
-func forwardSIGHUP(ctx context.Context, a *agent.Agent) (stop func()) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
+// forwardSIGHUP turns the SIGHUPs arriving on hup into agent.Trigger until
+// ctx ends or the returned function is called. signal.Notify sends without
+// blocking into hup, buffered(1), so a burst of signals (or one during
+// set-up) collapses into one reconcile.
+func forwardSIGHUP(ctx context.Context, hup <-chan os.Signal, a *agent.Agent) (stop func()) {
 	done := make(chan struct{})
 	go func() {
 		for {
@@ -229,7 +233,7 @@ func forwardSIGHUP(ctx context.Context, a *agent.Agent) (stop func()) {
 			}
 		}
 	}()
-	return func() { signal.Stop(hup); close(done) }
+	return func() { close(done) }
 }
 
 // newReloader builds the reloader --reload asks for, and what releases it.

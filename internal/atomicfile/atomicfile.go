@@ -15,6 +15,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 )
 
@@ -27,26 +28,41 @@ type Staged struct {
 
 // Stage writes data to a hidden temporary file beside target and syncs it.
 // The file gets target's mode and owner when target exists, else perm.
+//
+// A target that is a symlink stays one: the file it points to is replaced.
 func Stage(target string, data []byte, perm fs.FileMode) (*Staged, error) {
+	if resolved, err := filepath.EvalSymlinks(target); err == nil {
+		target = resolved
+	}
 	dir, base := filepath.Split(target)
 	if dir == "" {
 		dir = "."
 	}
 	f, err := os.CreateTemp(dir, "."+base+".hakgen-*.tmp")
 	if err != nil {
-		return nil, fmt.Errorf("staging %s: %w", target, err)
+		return nil, stageErr(target, err)
 	}
 	st := &Staged{target: target, path: f.Name()}
 	if err := fill(f, data, target, perm); err != nil {
 		f.Close()
 		st.Discard()
-		return nil, fmt.Errorf("staging %s: %w", target, err)
+		return nil, stageErr(target, err)
 	}
 	if err := f.Close(); err != nil {
 		st.Discard()
-		return nil, fmt.Errorf("staging %s: %w", target, err)
+		return nil, stageErr(target, err)
 	}
 	return st, nil
+}
+
+// stageErr reports a failure to stage target without the temporary file's
+// random name, so the same failure always reads the same.
+func stageErr(target string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && strings.Contains(pe.Path, ".hakgen-") {
+		err = fmt.Errorf("%s: %w", pe.Op, pe.Err)
+	}
+	return fmt.Errorf("staging %s: %w", target, err)
 }
 
 func fill(f *os.File, data []byte, target string, perm fs.FileMode) error {

@@ -106,3 +106,25 @@ func assertOnly(t *testing.T, dir string, names ...string) {
 		t.Errorf("%s holds %v, want %v", dir, got, names)
 	}
 }
+
+func TestWriteThroughSymlinkKeepsTheLink(t *testing.T) {
+	dir := t.TempDir()
+	real := filepath.Join(dir, "real.cfg")
+	link := filepath.Join(dir, "haproxy.cfg")
+	if err := os.WriteFile(real, []byte("old\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("real.cfg", link); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Write(link, []byte("new\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if info, err := os.Lstat(link); err != nil || info.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the symlink was replaced by a file (%v)", err)
+	}
+	if data, _ := os.ReadFile(real); string(data) != "new\n" {
+		t.Errorf("the link's destination holds %q, want the new content", data)
+	}
+	assertOnly(t, dir, "haproxy.cfg", "real.cfg")
+}
