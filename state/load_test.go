@@ -274,3 +274,30 @@ func TestStatsBindPerNode(t *testing.T) {
 		t.Errorf("wildcard bind: HealthURL = %q, want loopback", got)
 	}
 }
+
+// TestLoadForFailoverIgnoresUnrelatedMistakes: a typo in a worker does not
+// stop a failover; a mistake in the failover sections does.
+func TestLoadForFailoverIgnoresUnrelatedMistakes(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state.yaml")
+	failover := "loadBalancers:\n  - {name: lb1, address: 10.0.0.5, serverID: 1001}\n  - {name: lb2, address: 10.0.0.6}\nfloatingIP: {id: 4711, address: 203.0.113.10}\n"
+	writeFile(t, path, minimal+"workers:\n  - {name: w1, address: 10.0.0.300}\nstats: {bind: \"*:8404\", user: a, passwordFile: missing}\n"+failover, 0o644)
+	if _, _, err := state.Load(path); err == nil {
+		t.Fatal("the full load accepted a bad worker address")
+	}
+	s, err := state.LoadForFailover(path)
+	if err != nil {
+		t.Fatalf("LoadForFailover refused a state whose failover sections are fine: %v", err)
+	}
+	if s.FloatingIP.ID != 4711 || s.LoadBalancers[0].ServerID != 1001 {
+		t.Errorf("failover sections not loaded: %+v %+v", s.FloatingIP, s.LoadBalancers)
+	}
+	writeFile(t, path, minimal+strings.Replace(failover, "id: 4711", "id: -1", 1), 0o644)
+	if _, err := state.LoadForFailover(path); err == nil || !strings.Contains(err.Error(), "floatingIP.id") {
+		t.Errorf("a bad floatingIP.id: err = %v", err)
+	}
+	writeFile(t, path, "controlPlanes: [\n", 0o644)
+	if _, err := state.LoadForFailover(path); err == nil || !strings.Contains(err.Error(), "invalid YAML") {
+		t.Errorf("broken YAML: err = %v", err)
+	}
+}

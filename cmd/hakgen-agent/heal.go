@@ -22,7 +22,7 @@ func startHealer(ctx context.Context, f runFlags, log *zap.Logger) {
 	if *f.healInterval <= 0 {
 		return
 	}
-	s, _, err := state.Load(*f.state)
+	s, err := state.LoadForFailover(*f.state)
 	if err != nil || s.FloatingIP == nil || len(s.LoadBalancers) == 0 {
 		log.Info("Floating IP self-healing is off: the state at start has no usable floatingIP and loadBalancers")
 		return

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -104,7 +103,7 @@ func (o *notifyOpts) run(ctx context.Context, e *env) error {
 	cfg := failover.Config{StateDir: o.stateDir, Deadline: o.deadline}
 	var assigner failover.Assigner
 	if ev.State == failover.Master {
-		m := &masterRun{opts: o, stderr: e.stderr, log: log}
+		m := &masterRun{opts: o, log: log}
 		cfg.ServerID, assigner = m.ServerID, m
 	}
 	err = failover.NewNotifier(cfg, assigner, log).Handle(ctx, ev)
@@ -125,9 +124,8 @@ func (o *notifyOpts) run(ctx context.Context, e *env) error {
 // recorded MASTER: a BACKUP that keepalived reports right after MASTER
 // then gets the later sequence number, as long as its run starts later.
 type masterRun struct {
-	opts   *notifyOpts
-	stderr io.Writer
-	log    *zap.Logger
+	opts *notifyOpts
+	log  *zap.Logger
 
 	state *state.State // set by ServerID
 	node  state.LoadBalancer
@@ -140,7 +138,9 @@ var _ failover.Assigner = (*masterRun)(nil)
 // ID: loadBalancers[].serverID, else the metadata service's answer
 // (cached under --state-dir).
 func (m *masterRun) ServerID(ctx context.Context) (int64, error) {
-	s, err := loadState(m.opts.statePath, m.stderr)
+	// Only the failover sections must be right: a mistake elsewhere in
+	// the state must not keep the Floating IP from moving.
+	s, err := state.LoadForFailover(m.opts.statePath)
 	if err != nil {
 		return 0, err
 	}

@@ -327,3 +327,21 @@ func TestNotifyExitCodes(t *testing.T) {
 		})
 	}
 }
+
+// TestNotifyMasterDespiteAnUnrelatedMistake: a bad worker address in the
+// state must not keep the Floating IP from moving.
+func TestNotifyMasterDespiteAnUnrelatedMistake(t *testing.T) {
+	w := newNotifyWorld(t, "10.0.0.5", true)
+	data := string(mustRead(t, w.statePath))
+	broken := strings.Replace(data, "controlPlanes:", "workers: [{name: w1, address: 10.0.0.300}]\ncontrolPlanes:", 1)
+	if broken == data {
+		t.Fatal("the fixture state has no controlPlanes line to break next to")
+	}
+	writeNotifyFile(t, w.statePath, broken, 0o644)
+	if code, stderr := w.notify(t, "--node", "lb1", "MASTER"); code != exitOK {
+		t.Fatalf("notify MASTER: exit %d\n%s", code, stderr)
+	}
+	if got := w.fake.Owner(fipID); got != thisID {
+		t.Errorf("Floating IP points to %d, want %d", got, thisID)
+	}
+}
