@@ -34,6 +34,11 @@ type HealerConfig struct {
 	MaxBackoff time.Duration
 	// CheckTimeout bounds one check; DefaultDeadline when zero.
 	CheckTimeout time.Duration
+	// Confirm, when set, must agree that this node is MASTER right now
+	// before anything is asked of the API: the record alone outlives a
+	// keepalived that was killed without reporting STOP, and healing on
+	// it would fight the real MASTER. A non-nil error skips the check.
+	Confirm func() error
 }
 
 // Outcome is what one check found or did.
@@ -45,7 +50,10 @@ const (
 	Owned     Outcome = "owned"      // the Floating IP points here
 	Busy      Outcome = "busy"       // a notify run holds the assign lock: left to it
 	Healed    Outcome = "healed"     // it pointed elsewhere and was assigned here
-	Failed    Outcome = "failed"     // the check or the assign failed
+	// Unconfirmed: MASTER is recorded, but Confirm disagrees (keepalived
+	// is gone, or the address is not on this node): nothing asked.
+	Unconfirmed Outcome = "unconfirmed"
+	Failed      Outcome = "failed" // the check or the assign failed
 )
 
 // Healer re-asserts the Floating IP while this node is MASTER: a notify
@@ -106,6 +114,11 @@ func (h *Healer) CheckOnce(ctx context.Context) (Outcome, error) {
 	defer cancel()
 	if rec, err := h.store.Latest(); err != nil || rec.State != Master {
 		return NotMaster, err
+	}
+	if h.cfg.Confirm != nil {
+		if err := h.cfg.Confirm(); err != nil {
+			return Unconfirmed, fmt.Errorf("recorded MASTER, but %w: not checking the Floating IP", err)
+		}
 	}
 	me, err := h.cfg.ServerID(ctx)
 	if err != nil {

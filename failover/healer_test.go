@@ -153,3 +153,24 @@ func TestHealerLogsRateLimits(t *testing.T) {
 		t.Error("healed although every request was rate limited")
 	}
 }
+
+// TestHealerAsksNothingUnconfirmed: MASTER recorded, but keepalived does
+// not confirm it (killed without STOP): the healer must not take the IP
+// back from the real MASTER.
+func TestHealerAsksNothingUnconfirmed(t *testing.T) {
+	f := hetznertest.New(t) // the IP is on the peer, the new MASTER
+	dir := t.TempDir()
+	record(t, dir, failover.Master)
+	h := failover.NewHealer(failover.HealerConfig{
+		StateDir: dir, FloatingIPID: fip, ServerID: failover.StaticServerID(me), Interval: time.Second,
+		Confirm: func() error { return fmt.Errorf("keepalived is not running") },
+	}, apiClient(t, f), zap.NewNop())
+	got, err := h.CheckOnce(t.Context())
+	if got != failover.Unconfirmed || err == nil || !strings.Contains(err.Error(), "keepalived is not running") {
+		t.Fatalf("CheckOnce = %s, %v; want %s naming the reason", got, err, failover.Unconfirmed)
+	}
+	wantEndpoints(t, f)
+	if f.Owner(fip) == me {
+		t.Error("the Floating IP was taken from the peer")
+	}
+}

@@ -2,8 +2,13 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 
 	"go.uber.org/zap"
 
@@ -54,9 +59,52 @@ func newHealer(s *state.State, f runFlags, log *zap.Logger) (*failover.Healer, e
 	if s.LoadBalancers[i].ServerID == 0 {
 		serverID = hetzner.NewServerIDSource(eps.Metadata, *f.stateDir, log).ServerID
 	}
+	fip, err := netip.ParseAddr(s.FloatingIP.Address)
+	if err != nil {
+		return nil, fmt.Errorf("floatingIP.address: %w", err)
+	}
 	return failover.NewHealer(failover.HealerConfig{
 		StateDir: *f.stateDir, FloatingIPID: s.FloatingIP.ID, ServerID: serverID, Interval: *f.healInterval,
+		Confirm: confirmMaster(fip, *f.kaPidFile, state.LocalAddrs),
 	}, client, log), nil
+}
+
+// confirmMaster agrees that this node is MASTER when keepalived runs (its
+// pid file names a live keepalived) and the Floating IP is on one of this
+// node's interfaces, which keepalived does only while MASTER. A keepalived
+// killed without reporting STOP leaves the record at MASTER; this keeps
+// the healer from taking the IP back from the real MASTER then.
+func confirmMaster(fip netip.Addr, pidFile string, local func() ([]netip.Addr, error)) func() error {
+	return func() error {
+		if err := keepalivedRuns(pidFile); err != nil {
+			return err
+		}
+		addrs, err := local()
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(addrs, fip) {
+			return fmt.Errorf("the Floating IP %s is not on this node", fip)
+		}
+		return nil
+	}
+}
+
+// keepalivedRuns checks that pidFile names a running keepalived.
+func keepalivedRuns(pidFile string) error {
+	data, err := os.ReadFile(pidFile)
+	if err != nil {
+		return fmt.Errorf("keepalived is not running (%w)", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil || pid <= 0 {
+		return fmt.Errorf("keepalived is not running (%s holds no PID)", pidFile)
+	}
+	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	if err != nil || strings.TrimSpace(string(comm)) != "keepalived" {
+		return fmt.Errorf("keepalived is not running (PID %d from %s is gone)", pid, pidFile)
+	}
+	return nil
 }
 
 // tokenClient is the healer's Hetzner client. It reads the token for every

@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -37,5 +40,55 @@ func TestHealerReadsTheTokenForEachCheck(t *testing.T) {
 	owner, err := c.Owner(context.Background(), fipID)
 	if err != nil || owner != fake.Owner(fipID) {
 		t.Fatalf("after chmod 600: owner %d, %v; want %d", owner, err, fake.Owner(fipID))
+	}
+}
+
+// startNamed runs a long sleep whose process name (comm) is name, and
+// returns its PID; cleanup kills it.
+func startNamed(t *testing.T, name string) int {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), name)
+	data, err := os.ReadFile("/bin/sleep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "60")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	return cmd.Process.Pid
+}
+
+// TestConfirmMaster: the healer acts only while a keepalived runs and the
+// Floating IP is on this node.
+func TestConfirmMaster(t *testing.T) {
+	dir := t.TempDir()
+	pidFile := filepath.Join(dir, "keepalived.pid")
+	fip := netip.MustParseAddr("203.0.113.10")
+	withFIP := func() ([]netip.Addr, error) { return []netip.Addr{netip.MustParseAddr("10.0.0.5"), fip}, nil }
+	withoutFIP := func() ([]netip.Addr, error) { return []netip.Addr{netip.MustParseAddr("10.0.0.5")}, nil }
+	writePID := func(pid int) {
+		if err := os.WriteFile(pidFile, []byte(strconv.Itoa(pid)+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	if err := confirmMaster(fip, pidFile, withFIP)(); err == nil || !strings.Contains(err.Error(), "keepalived is not running") {
+		t.Errorf("no pid file: %v", err)
+	}
+	writePID(startNamed(t, "not-keepalived"))
+	if err := confirmMaster(fip, pidFile, withFIP)(); err == nil || !strings.Contains(err.Error(), "is gone") {
+		t.Errorf("a PID that is not keepalived: %v", err)
+	}
+	writePID(startNamed(t, "keepalived"))
+	if err := confirmMaster(fip, pidFile, withoutFIP)(); err == nil || !strings.Contains(err.Error(), "203.0.113.10 is not on this node") {
+		t.Errorf("the address not here: %v", err)
+	}
+	if err := confirmMaster(fip, pidFile, withFIP)(); err != nil {
+		t.Errorf("keepalived running with the address here: %v", err)
 	}
 }

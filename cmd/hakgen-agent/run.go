@@ -77,6 +77,7 @@ Examples:
 type runFlags struct {
 	state, config, lastGood, reload, unit, socket, bin, status *string
 	node, kaConfig, kaLastGood, kaUnit, kaBin, stateDir        *string
+	kaPidFile                                                  *string
 	startInactive                                              *bool
 	resync, minQuiet, maxQuiet, minReload, healInterval        *time.Duration
 	log                                                        logFlags

@@ -19,6 +19,7 @@ const (
 	DefaultKeepalivedConfig   = "/etc/keepalived/keepalived.conf"
 	DefaultKeepalivedLastGood = "/var/lib/hakgen/keepalived.conf.last-good"
 	DefaultKeepalivedUnit     = "keepalived.service"
+	DefaultKeepalivedPidFile  = "/run/keepalived.pid" // Debian's keepalived.service
 )
 
 // thisNode is the name of this machine in the state's loadBalancers: the
