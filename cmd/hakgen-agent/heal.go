@@ -50,11 +50,7 @@ func newHealer(s *state.State, f runFlags, log *zap.Logger) (*failover.Healer, e
 	if err != nil {
 		return nil, err
 	}
-	tokenFile := s.FloatingIP.TokenFile
-	if tokenFile != "" && !filepath.IsAbs(tokenFile) {
-		tokenFile = filepath.Join(filepath.Dir(*f.state), tokenFile)
-	}
-	client := &tokenClient{tokenFile: tokenFile, endpoint: eps.API, log: log}
+	client := &tokenClient{tokenFile: tokenFileOf(s, *f.state), endpoint: eps.API, log: log}
 	serverID := failover.StaticServerID(s.LoadBalancers[i].ServerID)
 	if s.LoadBalancers[i].ServerID == 0 {
 		serverID = hetzner.NewServerIDSource(eps.Metadata, *f.stateDir, log).ServerID
@@ -142,4 +138,14 @@ func (c *tokenClient) Assign(ctx context.Context, floatingIPID, serverID int64) 
 		return hetzner.Result{}, err
 	}
 	return cl.Assign(ctx, floatingIPID, serverID)
+}
+
+// tokenFileOf is floatingIP.tokenFile, a relative path taken from the
+// state file's directory.
+func tokenFileOf(s *state.State, statePath string) string {
+	tokenFile := s.FloatingIP.TokenFile
+	if tokenFile != "" && !filepath.IsAbs(tokenFile) {
+		tokenFile = filepath.Join(filepath.Dir(statePath), tokenFile)
+	}
+	return tokenFile
 }

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"time"
 
 	"go.uber.org/zap"
@@ -63,6 +62,7 @@ type notifyOpts struct {
 	stateDir  string
 	deadline  time.Duration
 	syslog    string
+	reassert  bool
 }
 
 func notifyCommand() command {
@@ -78,6 +78,7 @@ func notifyCommand() command {
 			fs.StringVar(&o.stateDir, "state-dir", failover.DefaultStateDir, "`DIR` for the recorded state, the locks and the server ID cache")
 			fs.DurationVar(&o.deadline, "deadline", failover.DefaultDeadline, "give up after `DURATION`, lock wait included")
 			fs.StringVar(&o.syslog, "syslog", syslogcore.DefaultSocket, "syslog `SOCKET` to log to; empty: stderr only")
+			fs.BoolVar(&o.reassert, "reassert", false, "for notify_master_rx_lower_pri: at most every "+reassertEvery.String()+", check the Floating IP's owner and assign it here only if it points elsewhere")
 			return o.run
 		},
 	}
@@ -100,6 +101,9 @@ func (o *notifyOpts) run(ctx context.Context, e *env) error {
 	defer logs.close()
 	log := logs.all
 
+	if o.reassert {
+		return o.runReassert(ctx, ev, logs)
+	}
 	cfg := failover.Config{StateDir: o.stateDir, Deadline: o.deadline}
 	var assigner failover.Assigner
 	if ev.State == failover.Master {
@@ -169,11 +173,7 @@ func (m *masterRun) Assign(ctx context.Context, _, serverID int64) (hetzner.Resu
 	if m.state == nil {
 		return hetzner.Result{}, errors.New("the state was not loaded")
 	}
-	tokenFile := m.state.FloatingIP.TokenFile
-	if tokenFile != "" && !filepath.IsAbs(tokenFile) {
-		tokenFile = filepath.Join(filepath.Dir(m.opts.statePath), tokenFile)
-	}
-	token, source, err := hetzner.LoadToken(tokenFile)
+	token, source, err := hetzner.LoadToken(tokenFileOf(m.state, m.opts.statePath))
 	if err != nil {
 		return hetzner.Result{}, err
 	}

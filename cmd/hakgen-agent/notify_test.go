@@ -345,3 +345,46 @@ func TestNotifyMasterDespiteAnUnrelatedMistake(t *testing.T) {
 		t.Errorf("Floating IP points to %d, want %d", got, thisID)
 	}
 }
+
+// TestNotifyReassert: keepalived runs notify_master_rx_lower_pri for every
+// advert of a lower-priority MASTER. --reassert asks the API at most every
+// 30 s, and assigns only when the Floating IP points elsewhere.
+func TestNotifyReassert(t *testing.T) {
+	w := newNotifyWorld(t, "10.0.0.5", true)
+	if code, stderr := w.notify(t, "--node", "lb1", "MASTER"); code != exitOK {
+		t.Fatalf("notify MASTER: exit %d\n%s", code, stderr)
+	}
+	w.fake.Grab(fipID, peerID) // the split brain's other MASTER took it
+	w.fake.ResetLog()
+	if code, stderr := w.notify(t, "--reassert", "--node", "lb1", "MASTER"); code != exitOK {
+		t.Fatalf("notify --reassert: exit %d\n%s", code, stderr)
+	}
+	if got := w.fake.Owner(fipID); got != thisID {
+		t.Errorf("after --reassert the Floating IP points to %d, want %d", got, thisID)
+	}
+	if eps := w.fake.Endpoints(); len(eps) == 0 || eps[0] != hetznertest.GetFloatingIP {
+		t.Errorf("requests %v: want the owner read first", eps)
+	}
+	w.fake.ResetLog()
+	w.fake.Grab(fipID, peerID)
+	for range 5 { // the next adverts, one a second
+		if code, stderr := w.notify(t, "--reassert", "--node", "lb1", "MASTER"); code != exitOK {
+			t.Fatalf("repeated --reassert: exit %d\n%s", code, stderr)
+		}
+	}
+	if n := len(w.fake.Requests()); n != 0 {
+		t.Errorf("%d requests within 30 s of the last reassert, want none", n)
+	}
+	stamp := filepath.Join(w.stateDir, "reassert.stamp")
+	old := time.Now().Add(-time.Minute)
+	if err := os.Chtimes(stamp, old, old); err != nil {
+		t.Fatal(err)
+	}
+	w.fake.Grab(fipID, thisID)
+	if code, stderr := w.notify(t, "--reassert", "--node", "lb1", "MASTER"); code != exitOK {
+		t.Fatalf("--reassert after 30 s: exit %d\n%s", code, stderr)
+	}
+	if eps := w.fake.Endpoints(); len(eps) != 1 || eps[0] != hetznertest.GetFloatingIP {
+		t.Errorf("requests %v: want one GET and no assign while the IP points here", eps)
+	}
+}
