@@ -3,7 +3,10 @@ package render
 import (
 	"bytes"
 	"cmp"
+	"crypto/sha256"
 	_ "embed"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -47,6 +50,9 @@ type KeepalivedOptions struct {
 	// StatePath, when set, is passed to notify as --state; leave it empty
 	// for the default /etc/hakgen/state.yaml.
 	StatePath string
+	// StateDir, when set, is passed to notify as --state-dir; leave it
+	// empty for the default /run/hakgen.
+	StateDir string
 }
 
 // keepalivedView is what the keepalived.conf template needs.
@@ -105,7 +111,6 @@ func newKeepalivedView(s *state.State, opts KeepalivedOptions) (*keepalivedView,
 	k := s.Keepalived
 	v := &keepalivedView{
 		Cluster:         s.Cluster,
-		Hash:            s.Hash()[:12],
 		Node:            opts.Node,
 		Instance:        "hakgen-" + s.Cluster,
 		Interface:       k.Interface,
@@ -127,6 +132,10 @@ func newKeepalivedView(s *state.State, opts KeepalivedOptions) (*keepalivedView,
 	if opts.StatePath != "" {
 		v.NotifyFlags = append(v.NotifyFlags, "--state", opts.StatePath)
 	}
+	if opts.StateDir != "" {
+		v.NotifyFlags = append(v.NotifyFlags, "--state-dir", opts.StateDir)
+	}
+	v.Hash = viewHash(v)
 	return v, nil
 }
 
@@ -140,4 +149,16 @@ func advertInt(d time.Duration) (v3 bool, text string) {
 	centis := int64(d / (10 * time.Millisecond))
 	frac := strings.TrimRight(fmt.Sprintf("%02d", centis%100), "0")
 	return true, strconv.FormatInt(centis/100, 10) + "." + frac
+}
+
+// viewHash identifies what keepalived.conf is rendered from, so the header
+// (and with it the file) changes only when keepalived's own settings do:
+// an edit elsewhere in the state must not reload keepalived.
+func viewHash(v *keepalivedView) string {
+	data, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("render: hashing the keepalived view: %v", err)) // plain fields only
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])[:12]
 }

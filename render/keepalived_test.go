@@ -266,3 +266,27 @@ func TestKeepalivedFloatingIPInterface(t *testing.T) {
 		t.Errorf("the Floating IP must go on eth0 while VRRP stays on enp7s0:\n%s", cfg)
 	}
 }
+
+// TestKeepalivedIgnoresUnrelatedEdits: adding a worker changes haproxy.cfg,
+// not keepalived.conf, so keepalived is not reloaded for it.
+func TestKeepalivedIgnoresUnrelatedEdits(t *testing.T) {
+	render1 := func(yaml string) string {
+		s, _, err := state.Parse("state.yaml", []byte(yaml))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := render.Keepalived(s, render.KeepalivedOptions{Node: "lb1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(cfg)
+	}
+	before := render1(string(state.Example))
+	after := render1(strings.Replace(string(state.Example), "workers:\n", "workers:\n  - {name: w9, address: 10.0.0.29}\n", 1))
+	if before != after {
+		t.Error("adding a worker changed keepalived.conf")
+	}
+	if render1(strings.Replace(string(state.Example), "virtualRouterID: 51", "virtualRouterID: 52", 1)) == before {
+		t.Error("changing virtualRouterID left keepalived.conf as it was")
+	}
+}

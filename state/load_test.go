@@ -301,3 +301,14 @@ func TestLoadForFailoverIgnoresUnrelatedMistakes(t *testing.T) {
 		t.Errorf("broken YAML: err = %v", err)
 	}
 }
+
+func TestPublicStatsWithoutAuthWarns(t *testing.T) {
+	_, warnings, err := state.Parse("state.yaml", []byte(minimal+"stats: {bind: \"198.51.100.7:8404\"}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `warning: state.yaml:3:15: stats.bind: "198.51.100.7:8404" is not a private address and stats has no authentication: anyone who reaches it sees the stats page and metrics (expected a private address, or stats.user and stats.passwordFile)`
+	if len(warnings) != 1 || warnings[0].Error() != want {
+		t.Errorf("warnings %v, want:\n%s", warnings, want)
+	}
+}

@@ -169,6 +169,11 @@ func (v *validator) stats() {
 		v.errorf("stats", "user and passwordFile go together (expected %s as well)", missing)
 	}
 	v.filePath("stats.passwordFile", st.PasswordFile)
+	if err == nil && v.s.FloatingIP != nil && host == v.s.FloatingIP.Address {
+		v.errorf("stats.bind", "%q is the Floating IP, which only the MASTER holds: the BACKUP's HAProxy could not bind it and keepalived's check would fail everywhere (expected this node's private address)", st.Bind)
+	} else if a, perr := netip.ParseAddr(host); err == nil && !auth && perr == nil && !a.IsUnspecified() && !a.IsPrivate() && !a.IsLoopback() {
+		v.warnf("stats.bind", "%q is not a private address and stats has no authentication: anyone who reaches it sees the stats page and metrics (expected a private address, or stats.user and stats.passwordFile)", st.Bind)
+	}
 }
 
 // maxTimer is the longest timeout HAProxy accepts: its timers count
@@ -285,5 +290,5 @@ func SplitBind(bind string) (host string, port int, err error) {
 // IsWildcard reports whether a bind host listens on every address.
 func IsWildcard(host string) bool {
 	a, err := netip.ParseAddr(host)
-	return host == "" || (err == nil && a.IsUnspecified())
+	return host == "" || (err == nil && a.Unmap().IsUnspecified())
 }

@@ -206,3 +206,12 @@ func TestHelpIsPrintedOnce(t *testing.T) {
 		t.Errorf("usage error: exit %d, stdout %q, stderr:\n%s", code, out, stderr)
 	}
 }
+
+func TestValidateChecksFailoverSections(t *testing.T) {
+	bin := tooltest.Need(t, "haproxy")
+	incomplete := writeState(t, "controlPlanes:\n  - {name: cp1, address: 10.0.0.11}\nloadBalancers:\n  - {name: lb1, address: 10.0.0.5}\n  - {name: lb2, address: 10.0.0.6}\nkeepalived: {interface: enp7s0}\n")
+	code, _, stderr := runCLI(t, "validate", "--state", incomplete, "--haproxy-bin", bin)
+	if code != exitInvalid || !strings.Contains(stderr, "floatingIP: missing") {
+		t.Errorf("a keepalived section without floatingIP: exit %d\n%s", code, stderr)
+	}
+}

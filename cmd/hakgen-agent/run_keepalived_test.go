@@ -49,12 +49,16 @@ func TestRunKeepsKeepalivedConfPerNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := render.Keepalived(s, render.KeepalivedOptions{Node: "lb2", StatePath: d.state})
+	want, err := render.Keepalived(s, render.KeepalivedOptions{Node: "lb2", StatePath: d.state, StateDir: filepath.Join(d.dir, "run")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := mustRead(t, kaPath); !bytes.Equal(got, want) {
 		t.Errorf("keepalived.conf is not lb2's:\n%s", got)
+	}
+	// keepalived runs notify from /: it must get the daemon's absolute paths.
+	if got := string(mustRead(t, kaPath)); !strings.Contains(got, " --state "+d.state+" --state-dir "+filepath.Join(d.dir, "run")) {
+		t.Errorf("notify does not get the daemon's --state and --state-dir:\n%s", got)
 	}
 	if cfg := string(mustRead(t, d.config)); !strings.Contains(cfg, "    bind 10.0.0.6:8404\n") {
 		t.Errorf("haproxy.cfg of lb2 does not bind stats on lb2's address:\n%s", cfg)

@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"go.uber.org/zap"
 
 	"github.com/hakgen/hakgen/agent"
+	"github.com/hakgen/hakgen/failover"
 	"github.com/hakgen/hakgen/keepalived"
 	"github.com/hakgen/hakgen/render"
 	"github.com/hakgen/hakgen/state"
@@ -49,10 +51,14 @@ func haproxyRender(flagNode string) func(*state.State) ([]byte, error) {
 
 // keepalivedRender renders this node's keepalived.conf, or reports the
 // file unmanaged when the state has no keepalived section.
-func keepalivedRender(flagNode, statePath string) func(*state.State) ([]byte, error) {
-	passState := ""
-	if statePath != DefaultStatePath {
-		passState = statePath
+func keepalivedRender(flagNode, statePath, stateDir string) func(*state.State) ([]byte, error) {
+	// keepalived runs notify from /: paths it is given must be absolute.
+	passState, passDir := "", ""
+	if abs, err := filepath.Abs(statePath); err == nil && abs != DefaultStatePath {
+		passState = abs
+	}
+	if abs, err := filepath.Abs(stateDir); err == nil && abs != failover.DefaultStateDir {
+		passDir = abs
 	}
 	return func(s *state.State) ([]byte, error) {
 		if s.Keepalived == nil {
@@ -62,7 +68,7 @@ func keepalivedRender(flagNode, statePath string) func(*state.State) ([]byte, er
 		if err != nil {
 			return nil, err
 		}
-		return render.Keepalived(s, render.KeepalivedOptions{Node: node, StatePath: passState})
+		return render.Keepalived(s, render.KeepalivedOptions{Node: node, StatePath: passState, StateDir: passDir})
 	}
 }
 
@@ -72,7 +78,7 @@ func keepalivedRender(flagNode, statePath string) func(*state.State) ([]byte, er
 func keepalivedTarget(ctx context.Context, f runFlags, log *zap.Logger) (agent.Target, func(), error) {
 	t := agent.Target{
 		Name: "keepalived", Path: *f.kaConfig, LastGood: *f.kaLastGood, Perm: 0o644,
-		Render:   keepalivedRender(*f.node, *f.state),
+		Render:   keepalivedRender(*f.node, *f.state, *f.stateDir),
 		Checker:  keepalived.Checker{Bin: *f.kaBin},
 		Reloader: agent.NoReload{},
 	}

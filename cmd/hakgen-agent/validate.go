@@ -10,6 +10,7 @@ import (
 
 	"github.com/hakgen/hakgen/haproxy"
 	"github.com/hakgen/hakgen/render"
+	"github.com/hakgen/hakgen/state"
 )
 
 const validateUsage = `
@@ -50,6 +51,9 @@ func validate(ctx context.Context, statePath, bin string, e *env) error {
 	if err != nil {
 		return err
 	}
+	if err := validateFailover(s); err != nil {
+		return err
+	}
 	path, err := haproxy.FindBin(bin)
 	if err != nil {
 		return envErr(err)
@@ -88,4 +92,21 @@ func writeTemp(cfg []byte) (string, error) {
 		return "", fmt.Errorf("writing the rendered haproxy.cfg: %w", err)
 	}
 	return f.Name(), nil
+}
+
+// validateFailover checks, when the state has a keepalived section, that
+// keepalived.conf renders for every load balancer, as run will need.
+func validateFailover(s *state.State) error {
+	if s.Keepalived == nil {
+		return nil
+	}
+	if err := s.CompleteForKeepalived(); err != nil {
+		return err
+	}
+	for _, lb := range s.LoadBalancers {
+		if _, err := render.Keepalived(s, render.KeepalivedOptions{Node: lb.Name}); err != nil {
+			return fmt.Errorf("keepalived.conf for %s: %w", lb.Name, err)
+		}
+	}
+	return nil
 }
