@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/fsnotify/fsnotify"
 	"go.uber.org/zap"
@@ -19,8 +20,15 @@ const configMapData = "..data"
 // files by rename, which a watch on the file itself would lose.
 type watcher struct {
 	fs    *fsnotify.Watcher
+	dir   string          // the state file's directory
 	names map[string]bool // base names in the directory that matter
 	log   *zap.Logger
+
+	// The state file may be a symlink to a file elsewhere (a checkout of
+	// a repository, say): that file's directory is watched too, and
+	// followed when the link changes. Owned by run once it started.
+	statePath         string
+	linkDir, linkBase string // "" when the file is not a link out of dir
 
 	// hints receives one trigger per relevant event (TriggerFile or
 	// TriggerOverflow). It is buffered(1) and sent to without blocking:
@@ -41,14 +49,45 @@ func watch(statePath string, log *zap.Logger) (*watcher, error) {
 		return nil, fmt.Errorf("watching %s: %w", dir, err)
 	}
 	w := &watcher{
-		fs:    fw,
-		names: map[string]bool{filepath.Base(statePath): true, configMapData: true},
-		log:   log.Named("watch").With(zap.String("dir", dir)),
-		hints: make(chan string, 1),
-		done:  make(chan struct{}),
+		fs:        fw,
+		dir:       dir,
+		names:     map[string]bool{filepath.Base(statePath): true, configMapData: true},
+		log:       log.Named("watch").With(zap.String("dir", dir)),
+		statePath: statePath,
+		hints:     make(chan string, 1),
+		done:      make(chan struct{}),
 	}
+	w.follow()
 	go w.run()
 	return w, nil
+}
+
+// follow watches the directory the state file's symlink points into, when
+// that is outside the state file's own directory (a ConfigMap's ..data
+// links stay inside it and need nothing more), and stops watching the one
+// it pointed into before.
+func (w *watcher) follow() {
+	resolved, err := filepath.EvalSymlinks(w.statePath)
+	linkDir, linkBase := "", ""
+	if err == nil {
+		if d := filepath.Dir(resolved); d != w.dir && !strings.HasPrefix(d, w.dir+string(filepath.Separator)) {
+			linkDir, linkBase = d, filepath.Base(resolved)
+		}
+	}
+	if linkDir == w.linkDir {
+		w.linkBase = linkBase
+		return
+	}
+	if w.linkDir != "" {
+		_ = w.fs.Remove(w.linkDir) // may be gone already
+	}
+	if linkDir != "" {
+		if err := w.fs.Add(linkDir); err != nil {
+			w.log.Warn("cannot watch the directory the state file links into; the resync will catch changes", zap.String("link_dir", linkDir), zap.Error(err))
+			linkDir, linkBase = "", ""
+		}
+	}
+	w.linkDir, w.linkBase = linkDir, linkBase
 }
 
 // run forwards relevant events until the fsnotify watcher is closed.
@@ -62,6 +101,7 @@ func (w *watcher) run() {
 			}
 			if w.relevant(ev) {
 				w.log.Debug("event", zap.String("file", ev.Name), zap.Stringer("op", ev.Op))
+				w.follow()
 				w.hint(TriggerFile)
 			}
 		case err, ok := <-w.fs.Errors:
@@ -84,7 +124,12 @@ func (w *watcher) relevant(ev fsnotify.Event) bool {
 	if ev.Op == fsnotify.Chmod {
 		return false
 	}
-	return w.names[filepath.Base(ev.Name)]
+	dir, base := filepath.Split(ev.Name)
+	dir = filepath.Clean(dir)
+	if w.linkDir != "" && dir == w.linkDir {
+		return base == w.linkBase
+	}
+	return w.names[base]
 }
 
 // hint sends trigger unless a hint is already waiting. Every reconcile is

@@ -108,3 +108,52 @@ func TestWatchOverflowAsksForAFullReconcile(t *testing.T) {
 		t.Fatal("no hint for an overflow")
 	}
 }
+
+// TestWatchFollowsASymlinkElsewhere: state.yaml may link to a file in
+// another directory (a checkout); edits there, and a retargeted link, give
+// hints.
+func TestWatchFollowsASymlinkElsewhere(t *testing.T) {
+	etc, repo, repo2 := t.TempDir(), t.TempDir(), t.TempDir()
+	target := filepath.Join(repo, "state.yaml")
+	if err := os.WriteFile(target, []byte("v0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(etc, "state.yaml")
+	if err := os.Symlink(target, path); err != nil {
+		t.Fatal(err)
+	}
+	w := startWatch(t, path)
+	if err := os.WriteFile(target, []byte("v1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	expectHint(t, w, "an edit of the link's target")
+	drain(w)
+
+	// Point the link at a file in a third directory, then edit that one.
+	target2 := filepath.Join(repo2, "state.yaml")
+	if err := os.WriteFile(target2, []byte("v2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tmp := path + ".new"
+	if err := os.Symlink(target2, tmp); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+	expectHint(t, w, "a retargeted link")
+	drain(w)
+	if err := os.WriteFile(target2, []byte("v3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	expectHint(t, w, "an edit of the new target")
+	drain(w)
+	if err := os.WriteFile(filepath.Join(repo2, "other.yaml"), []byte("x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-w.hints:
+		t.Errorf("hint %q for another file in the target's directory", got)
+	case <-time.After(300 * time.Millisecond):
+	}
+}
