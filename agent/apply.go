@@ -55,6 +55,9 @@ func (a *Agent) apply(ctx context.Context, t *target, s *state.State) targetResu
 	if errors.Is(err, ErrNotManaged) {
 		return targetResult{Outcome: OutcomeUnchanged}
 	}
+	if errors.Is(err, ErrNotReady) {
+		return targetResult{Outcome: OutcomeError, Err: fmt.Errorf("rendering %s: %w", t.Path, err)}
+	}
 	if err != nil {
 		return targetResult{Outcome: OutcomeInvalid, Err: fmt.Errorf("rendering %s: %w", t.Path, err)}
 	}
@@ -162,6 +165,11 @@ var ErrNotRunning = errors.New("service not running")
 func notRunning(err error) bool {
 	return errors.Is(err, ErrNotRunning) || errors.Is(err, haproxy.ErrMasterUnavailable) || errors.Is(err, systemd.ErrNotRunning)
 }
+
+// ErrNotReady may be wrapped by a Target's Render error to say the machine
+// is not ready to render it yet (e.g. this node's private address is not up
+// at boot): an environment problem, retried soon, not a refused state.
+var ErrNotReady = errors.New("not ready")
 
 // ErrNotManaged is returned by a Target's Render when the state does not
 // ask for that file at all (e.g. no keepalived section): the target is left

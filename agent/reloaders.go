@@ -74,6 +74,11 @@ func (r *SystemdReloader) Reload(ctx context.Context) error {
 		} else {
 			r.log.Warn("cannot read show proc: the reload is judged by systemd alone", zap.Error(err))
 		}
+	} else {
+		// HAProxy 2.6 reports READY to systemd even after a failed reload:
+		// without the master socket a failed reload looks like success.
+		r.log.Warn("no master socket: the reload is judged by systemd alone, which cannot see a failed HAProxy reload",
+			zap.String("socket", r.master.Socket))
 	}
 	r.mu.Unlock()
 	return r.unit.Reload(ctx)

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/hakgen/hakgen/haproxy"
+	"github.com/hakgen/hakgen/state"
 	"github.com/hakgen/hakgen/systemd"
 )
 
@@ -66,5 +67,25 @@ func TestCheckRefusalReadsTheSameEveryTime(t *testing.T) {
 	}
 	if msg := errString(first.Err); strings.Contains(msg, ".hakgen-") || !strings.Contains(msg, f.target+" (as staged):3") {
 		t.Errorf("refusal names the staged file, not the target: %s", msg)
+	}
+}
+
+// TestRenderNotReadyIsRetried: a render that cannot run yet (this node's
+// address not up at boot) is an environment problem, retried, not a
+// refused state.
+func TestRenderNotReadyIsRetried(t *testing.T) {
+	f := newFixture(t)
+	s, _ := states()
+	writeFile(t, f.statePath, s.YAML())
+	cfg := f.config()
+	cfg.Targets[0].Render = func(*state.State) ([]byte, error) {
+		return nil, fmt.Errorf("%w: none of this machine's addresses is a load balancer's", ErrNotReady)
+	}
+	a, err := New(cfg, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := reconcile(t, a); r.Outcome != OutcomeError {
+		t.Errorf("outcome %s, want error (retried)", r.Outcome)
 	}
 }

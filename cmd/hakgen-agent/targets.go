@@ -32,6 +32,10 @@ func thisNode(s *state.State, flagNode string) (string, error) {
 		return "", nil
 	}
 	i, err := findThisNode(s, flagNode)
+	if err != nil && flagNode == "" {
+		// At boot the private address may come up after the agent.
+		return "", fmt.Errorf("%w: %w", agent.ErrNotReady, err)
+	}
 	if err != nil {
 		return "", err
 	}
