@@ -40,14 +40,14 @@ func section(cfg, header string) string {
 func TestProductionReady(t *testing.T) {
 	cfg := renderYAML(t, string(state.Example))
 	must := map[string]string{
-		"global":                 "maxconn 50000|hard-stop-after 15m|log /dev/log local0",
-		"defaults":               "mode tcp|option tcplog|option log-health-checks|timeout tunnel 1h|timeout client-fin 10s|timeout connect 5s|timeout check 5s|default-server inter 5s fall 3 rise 2 init-addr last,libc,none",
+		"global":                 "maxconn 50100|hard-stop-after 15m|log /dev/log local0",
+		"defaults":               "mode tcp|maxconn 50000|option tcplog|option log-health-checks|timeout tunnel 1h|timeout client-fin 10s|timeout connect 5s|timeout check 5s|default-server inter 5s fall 3 rise 2 init-addr last,libc,none",
 		"frontend kube-api":      "bind :::6443 v4v6",
 		"backend kube-api":       "option httpchk|http-check connect ssl|http-check send meth GET uri /readyz ver HTTP/1.1 hdr Host kubernetes|http-check expect status 200|server cp1 10.0.0.11:6443 check on-marked-down shutdown-sessions verify none",
 		"frontend ingress-http":  "bind :::80 v4v6",
 		"frontend ingress-https": "bind :::443 v4v6",
 		"backend ingress-https":  "server w3 10.0.0.23:443 check",
-		"frontend stats":         "mode http|bind 10.0.0.5:8404|stats hide-version|http-request use-service prometheus-exporter if { path /metrics }",
+		"frontend stats":         "mode http|maxconn 100|monitor-uri /healthz|bind 10.0.0.5:8404|stats hide-version|http-request use-service prometheus-exporter if { path /metrics }",
 	}
 	for header, lines := range must {
 		body := section(cfg, header)

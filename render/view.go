@@ -13,11 +13,17 @@ import (
 	"github.com/hakgen/hakgen/state"
 )
 
+// statsMaxConn is the share of connections kept for the stats frontend
+// (page, metrics and keepalived's /healthz check) on top of haproxy.maxconn.
+const statsMaxConn = 100
+
 // haproxyView is what the haproxy.cfg template needs, computed from a State.
 type haproxyView struct {
 	Cluster       string
 	Hash          string
-	MaxConn       int
+	MaxConn       int // of each public frontend
+	GlobalMaxConn int // MaxConn plus the stats frontend's share
+	StatsMaxConn  int
 	HardStopAfter state.Duration
 	Timeouts      state.Timeouts
 	Checks        state.Checks
@@ -49,6 +55,8 @@ func newHAProxyView(s *state.State, node string) (*haproxyView, error) {
 		Cluster:       s.Cluster,
 		Hash:          s.Hash()[:12],
 		MaxConn:       h.MaxConn,
+		GlobalMaxConn: h.MaxConn + statsMaxConn,
+		StatsMaxConn:  statsMaxConn,
 		HardStopAfter: h.HardStopAfter,
 		Timeouts:      h.Timeouts,
 		Checks:        h.Checks,
