@@ -121,7 +121,7 @@ func newKeepalivedView(s *state.State, opts KeepalivedOptions) (*keepalivedView,
 		FloatingIface:   cmp.Or(s.FloatingIP.Interface, k.Interface),
 		Agent:           opts.Agent,
 		CheckURL:        healthURL,
-		NotifyFlags:     []string{"--node", opts.Node},
+		NotifyFlags:     []string{"--node", opts.Node, "--require-vip"},
 	}
 	v.Version3, v.AdvertInt = advertInt(time.Duration(k.AdvertInterval))
 	for i, lb := range s.LoadBalancers {

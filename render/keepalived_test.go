@@ -152,8 +152,8 @@ func TestKeepalivedPassesStatePathToNotify(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		`notify "/opt/hakgen/bin/hakgen-agent notify --node lb2 --state /srv/hakgen/state.yaml"`,
-		`notify_master_rx_lower_pri "/opt/hakgen/bin/hakgen-agent notify --reassert --node lb2 --state /srv/hakgen/state.yaml MASTER"`,
+		`notify "/opt/hakgen/bin/hakgen-agent notify --node lb2 --require-vip --state /srv/hakgen/state.yaml"`,
+		`notify_master_rx_lower_pri "/opt/hakgen/bin/hakgen-agent notify --reassert --node lb2 --require-vip --state /srv/hakgen/state.yaml MASTER"`,
 		`script "/opt/hakgen/bin/hakgen-agent check --url http://10.0.0.6:8404/healthz"`,
 		"priority 190",
 		"unicast_src_ip 10.0.0.6",

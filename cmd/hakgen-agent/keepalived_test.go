@@ -21,7 +21,7 @@ func TestRenderKeepalived(t *testing.T) {
 	}
 	for _, want := range []string{
 		"priority 190", "unicast_src_ip 10.0.0.6", "        10.0.0.5\n",
-		`notify "/usr/local/bin/hakgen-agent notify --node lb2 --state ` + path + `"`,
+		`notify "/usr/local/bin/hakgen-agent notify --node lb2 --require-vip --state ` + path + `"`,
 		`script "/usr/local/bin/hakgen-agent check --url http://127.0.0.1:8404/healthz"`,
 	} {
 		if !strings.Contains(out, want) {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"net/netip"
 	"os"
+	"slices"
 	"time"
 
 	"go.uber.org/zap"
@@ -57,12 +59,13 @@ Examples:
 
 // notifyOpts are the flags of notify.
 type notifyOpts struct {
-	statePath string
-	node      string
-	stateDir  string
-	deadline  time.Duration
-	syslog    string
-	reassert  bool
+	statePath  string
+	node       string
+	stateDir   string
+	deadline   time.Duration
+	syslog     string
+	reassert   bool
+	requireVIP bool
 }
 
 func notifyCommand() command {
@@ -78,6 +81,7 @@ func notifyCommand() command {
 			fs.StringVar(&o.stateDir, "state-dir", failover.DefaultStateDir, "`DIR` for the recorded state, the locks and the server ID cache")
 			fs.DurationVar(&o.deadline, "deadline", failover.DefaultDeadline, "give up after `DURATION`, lock wait included")
 			fs.StringVar(&o.syslog, "syslog", syslogcore.DefaultSocket, "syslog `SOCKET` to log to; empty: stderr only")
+			fs.BoolVar(&o.requireVIP, "require-vip", false, "on MASTER, act only while the Floating IP is on this node's interfaces (keepalived adds it before a MASTER notify and removes it before any later one)")
 			fs.BoolVar(&o.reassert, "reassert", false, "for notify_master_rx_lower_pri: at most every "+reassertEvery.String()+", check the Floating IP's owner and assign it here only if it points elsewhere")
 			return o.run
 		},
@@ -151,6 +155,11 @@ func (m *masterRun) ServerID(ctx context.Context) (int64, error) {
 	if err := s.CompleteForNotify(); err != nil {
 		return 0, err
 	}
+	if m.opts.requireVIP {
+		if err := vipHere(s.FloatingIP.Address); err != nil {
+			return 0, err
+		}
+	}
 	i, err := findThisNode(s, m.opts.node)
 	if err != nil {
 		return 0, err
@@ -201,4 +210,25 @@ func findThisNode(s *state.State, name string) (int, error) {
 		local = addrs
 	}
 	return state.FindNode(s.LoadBalancers, name, local)
+}
+
+// vipHere checks that keepalived still holds the Floating IP on this node.
+// keepalived adds its virtual addresses before it runs a MASTER notify and
+// removes them before it runs the next BACKUP, FAULT or STOP one, so a
+// MASTER run that starts late, after keepalived already left MASTER, finds
+// the address gone: it is superseded, whatever order the runs took the
+// lock in.
+func vipHere(address string) error {
+	fip, err := netip.ParseAddr(address)
+	if err != nil {
+		return fmt.Errorf("floatingIP.address: %w", err)
+	}
+	local, err := state.LocalAddrs()
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(local, fip) {
+		return fmt.Errorf("%w: the Floating IP %s is no longer on this node (keepalived left MASTER)", failover.ErrSuperseded, fip)
+	}
+	return nil
 }

@@ -388,3 +388,17 @@ func TestNotifyReassert(t *testing.T) {
 		t.Errorf("requests %v: want one GET and no assign while the IP points here", eps)
 	}
 }
+
+// TestNotifyRequireVIP: a MASTER run that finds the Floating IP gone from
+// this node (keepalived has left MASTER by the time it runs) gives up
+// without asking the API.
+func TestNotifyRequireVIP(t *testing.T) {
+	w := newNotifyWorld(t, "10.0.0.5", true)
+	code, stderr := w.notify(t, "--require-vip", "--node", "lb1", "MASTER")
+	if code != failover.ExitSuperseded || !strings.Contains(stderr, "is no longer on this node") {
+		t.Errorf("exit %d, want %d naming the missing address:\n%s", code, failover.ExitSuperseded, stderr)
+	}
+	if n := len(w.fake.Requests()); n != 0 {
+		t.Errorf("%d requests, want none", n)
+	}
+}
