@@ -9,12 +9,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/hakgen/hakgen/agent"
+	"github.com/hakgen/hakgen/haproxy/haproxytest"
 	"github.com/hakgen/hakgen/internal/tooltest"
 	"github.com/hakgen/hakgen/render"
 	"github.com/hakgen/hakgen/state"
@@ -29,7 +29,7 @@ const daemonState = "controlPlanes:\n  - {name: cp1, address: 10.0.0.11}\nworker
 // in a temporary directory, with the real `haproxy -c`.
 type daemon struct {
 	dir, state, config, status string
-	stderr                     *lockedBuffer
+	stderr                     *haproxytest.SyncBuffer
 	cancel                     context.CancelFunc
 	exit                       chan int
 }
@@ -39,7 +39,7 @@ func startDaemon(t *testing.T, stateYAML string, extra ...string) *daemon {
 	bin := tooltest.Need(t, "haproxy")
 	dir := t.TempDir()
 	d := &daemon{dir: dir, state: filepath.Join(dir, "state.yaml"), config: filepath.Join(dir, "haproxy.cfg"),
-		status: filepath.Join(dir, "run", "status.json"), stderr: &lockedBuffer{}, exit: make(chan int, 1)}
+		status: filepath.Join(dir, "run", "status.json"), stderr: &haproxytest.SyncBuffer{}, exit: make(chan int, 1)}
 	if err := os.WriteFile(d.state, []byte(stateYAML), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -247,22 +247,4 @@ func TestRunUsageErrors(t *testing.T) {
 	if code, _, stderr := runCLI(t, "status", "--status-file", filepath.Join(t.TempDir(), "none.json")); code != exitEnvironment || !strings.Contains(stderr, "no status at") {
 		t.Errorf("status without a file: exit %d, %q", code, stderr)
 	}
-}
-
-// lockedBuffer is a bytes.Buffer for a writer and readers in other goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

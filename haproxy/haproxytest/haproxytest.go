@@ -39,7 +39,7 @@ type Instance struct {
 	Master *haproxy.Master
 
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *SyncBuffer
 	done chan struct{} // closed when the master has exited
 }
 
@@ -60,7 +60,7 @@ func Start(t testing.TB, cfgPath string) *Instance {
 	in := &Instance{
 		Config: cfgPath,
 		Socket: filepath.Join(dir, "master.sock"),
-		out:    &syncBuffer{},
+		out:    &SyncBuffer{},
 		done:   make(chan struct{}),
 	}
 	in.Master = haproxy.NewMaster(in.Socket)
@@ -151,20 +151,20 @@ func (in *Instance) stop(t testing.TB) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of exec's
+// SyncBuffer is a bytes.Buffer safe for the concurrent writes of exec's
 // copying goroutines and reads of the test.
-type syncBuffer struct {
+type SyncBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
+func (b *SyncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *syncBuffer) String() string {
+func (b *SyncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
