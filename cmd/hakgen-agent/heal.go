@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -19,26 +20,44 @@ import (
 
 // startHealer re-asserts the Floating IP while this node is MASTER (see
 // failover.Healer), for the Floating IP and node of the state as it is when
-// the daemon starts (a changed floatingIP takes effect at the next start;
-// the token is read anew for every check). It does nothing when healing is
-// off or the state has no Floating IP.
+// the healer starts (a changed floatingIP takes effect at the next start of
+// the agent; the token is read anew for every check). When the state or
+// this node's address is not usable yet (a state file still missing, an
+// address not up at boot), it tries again every interval. It does nothing
+// when healing is off or the state has no Floating IP.
 func startHealer(ctx context.Context, f runFlags, log *zap.Logger) {
 	log = log.Named("heal")
 	if *f.healInterval <= 0 {
 		return
 	}
-	s, err := state.LoadForFailover(*f.state)
-	if err != nil || s.FloatingIP == nil || len(s.LoadBalancers) == 0 {
-		log.Info("Floating IP self-healing is off: the state at start has no usable floatingIP and loadBalancers")
-		return
-	}
-	h, err := newHealer(s, f, log)
-	if err != nil {
-		log.Error("Floating IP self-healing is off", zap.Error(err))
-		return
-	}
-	log.Info("Floating IP self-healing on", zap.Int64("floating_ip", s.FloatingIP.ID), zap.Duration("interval", *f.healInterval))
-	go func() { _ = h.Run(ctx) }()
+	go func() {
+		logged := ""
+		for {
+			s, err := state.LoadForFailover(*f.state)
+			if err == nil && (s.FloatingIP == nil || len(s.LoadBalancers) == 0) {
+				log.Info("Floating IP self-healing is off: the state has no floatingIP and loadBalancers")
+				return
+			}
+			var h *failover.Healer
+			if err == nil {
+				h, err = newHealer(s, f, log)
+			}
+			if err == nil {
+				log.Info("Floating IP self-healing on", zap.Int64("floating_ip", s.FloatingIP.ID), zap.Duration("interval", *f.healInterval))
+				_ = h.Run(ctx)
+				return
+			}
+			if err.Error() != logged {
+				logged = err.Error()
+				log.Warn("Floating IP self-healing cannot start yet; trying again", zap.Error(err), zap.Duration("every", *f.healInterval))
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(*f.healInterval):
+			}
+		}
+	}()
 }
 
 func newHealer(s *state.State, f runFlags, log *zap.Logger) (*failover.Healer, error) {

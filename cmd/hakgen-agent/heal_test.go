@@ -9,8 +9,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/hakgen/hakgen/hetzner/hetznertest"
 )
@@ -91,4 +94,35 @@ func TestConfirmMaster(t *testing.T) {
 	if err := confirmMaster(fip, pidFile, withFIP)(); err != nil {
 		t.Errorf("keepalived running with the address here: %v", err)
 	}
+}
+
+// TestHealerStartsOnceTheStateIsUsable: a state file missing when the agent
+// starts does not leave self-healing off for good.
+func TestHealerStartsOnceTheStateIsUsable(t *testing.T) {
+	dir := t.TempDir()
+	statePath := filepath.Join(dir, "state.yaml")
+	interval := 20 * time.Millisecond
+	node, stateDir, pidFile := "lb1", filepath.Join(dir, "run"), filepath.Join(dir, "keepalived.pid")
+	f := runFlags{state: &statePath, node: &node, stateDir: &stateDir, kaPidFile: &pidFile, healInterval: &interval}
+	core, logs := observer.New(zap.InfoLevel)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	startHealer(ctx, f, zap.New(core))
+
+	waitLog := func(msg string) {
+		t.Helper()
+		for range 250 {
+			if logs.FilterMessage(msg).Len() > 0 {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Fatalf("no log %q; got %v", msg, logs.All())
+	}
+	waitLog("Floating IP self-healing cannot start yet; trying again")
+	yaml := "controlPlanes: [{name: cp1, address: 10.0.0.11}]\nloadBalancers:\n  - {name: lb1, address: 10.0.0.5, serverID: 1001}\n  - {name: lb2, address: 10.0.0.6, serverID: 1002}\nfloatingIP: {id: 4711, address: 203.0.113.10}\n"
+	if err := os.WriteFile(statePath, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitLog("Floating IP self-healing on")
 }
