@@ -104,6 +104,7 @@ func (a *Agent) install(ctx context.Context, t *target, want, cur []byte) (targe
 	if t.Checker != nil {
 		start := time.Now()
 		res.Warnings, err = t.Checker.Check(ctx, st.Path())
+		res.Warnings = strings.ReplaceAll(res.Warnings, st.Path(), t.Path+" (as staged)")
 		res.Check = time.Since(start)
 		if err != nil {
 			err = &stagedError{err: err, staged: st.Path(), target: t.Path}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"regexp"
 	"strings"
 )
 
@@ -72,6 +73,11 @@ func (c Checker) Check(ctx context.Context, path string) (warnings string, err e
 	}
 }
 
+// pidPrefix is the level and process ID HAProxy starts a message with,
+// "[WARNING]  (31624) : ". The PID differs on every run; without it the
+// same problem always reads the same (so it is logged once).
+var pidPrefix = regexp.MustCompile(`^\[([A-Z]+)\]\s+\(\d+\) : `)
+
 // messages keeps HAProxy's alerts and warnings (with their continuation
 // lines) and drops notices and the final verdict line.
 func messages(out string) string {
@@ -89,7 +95,7 @@ func messages(out string) string {
 			keep = false
 		}
 		if keep {
-			b.WriteString(line)
+			b.WriteString(pidPrefix.ReplaceAllString(line, "[$1] "))
 			b.WriteByte('\n')
 		}
 	}
