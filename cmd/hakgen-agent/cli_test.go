@@ -215,3 +215,17 @@ func TestValidateChecksFailoverSections(t *testing.T) {
 		t.Errorf("a keepalived section without floatingIP: exit %d\n%s", code, stderr)
 	}
 }
+
+// TestValidateNotesTheExampleMarker: the packaged example validates, and
+// validate says the service will not start until the marker line is gone.
+func TestValidateNotesTheExampleMarker(t *testing.T) {
+	bin := tooltest.Need(t, "haproxy")
+	example := writeState(t, string(mustRead(t, "../../packaging/state.yaml")))
+	code, _, stderr := runCLI(t, "validate", "--state", example, "--haproxy-bin", bin)
+	if code != exitOK || !strings.Contains(stderr, "still begins with the example marker line") {
+		t.Errorf("exit %d, stderr:\n%s", code, stderr)
+	}
+	if !isExample(example) || isExample(writeState(t, "# hakgen\ncontrolPlanes: []\n")) {
+		t.Error("isExample does not tell the packaged example from another file")
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"strings"
 
 	"github.com/hakgen/hakgen/state"
@@ -43,4 +44,21 @@ func (f *serverFlag) Set(v string) error {
 	}
 	*f = append(*f, state.Server{Name: name, Address: addr})
 	return nil
+}
+
+// exampleMarker starts the example state the package installs; the unit
+// does not start the agent while the state file begins with it.
+const exampleMarker = "# hakgen: example state"
+
+// isExample reports whether the state file at path is still the packaged
+// example.
+func isExample(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	first := make([]byte, len(exampleMarker))
+	n, _ := io.ReadFull(f, first)
+	return string(first[:n]) == exampleMarker
 }

@@ -47,6 +47,9 @@ func statusCommand() command {
 
 func showStatus(path string, asJSON bool, e *env) error {
 	st, err := agent.ReadStatus(path)
+	if errors.Is(err, fs.ErrNotExist) && isExample(DefaultStatePath) {
+		return envErr(fmt.Errorf("no status at %s: %s is still the packaged example, so the service does not start: edit it, remove its first line, then systemctl start hakgen-agent", path, DefaultStatePath))
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return envErr(fmt.Errorf("no status at %s: is `hakgen-agent run` running? (%w)", path, err))
 	}

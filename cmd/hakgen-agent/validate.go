@@ -76,6 +76,9 @@ func validate(ctx context.Context, statePath, bin string, e *env) error {
 	}
 	fmt.Fprintf(e.stdout, "%s is valid: %d control planes, %d workers, %d extra ports; haproxy.cfg passes %s -c\n",
 		statePath, len(s.ControlPlanes), len(s.Workers), len(s.ExtraPorts), path)
+	if isExample(statePath) {
+		fmt.Fprintf(e.stderr, "note: %s still begins with the example marker line; hakgen-agent.service does not start until you remove it\n", statePath)
+	}
 	return nil
 }
 
