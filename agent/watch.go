@@ -58,8 +58,26 @@ func watch(statePath string, log *zap.Logger) (*watcher, error) {
 		done:      make(chan struct{}),
 	}
 	w.follow()
+	// The directory itself may be replaced (a new one renamed over it, as
+	// some deployment tools do): its parent is watched for that, filtered
+	// by the directory's name.
+	if parent := filepath.Dir(dir); parent != dir {
+		if err := fw.Add(parent); err != nil {
+			w.log.Warn("cannot watch the state directory's parent; a replaced directory is noticed at the next resync", zap.String("parent", parent), zap.Error(err))
+		}
+	}
 	go w.run()
 	return w, nil
+}
+
+// rewatchDir watches the state directory again after it was replaced: the
+// old watch follows the old directory, wherever it went.
+func (w *watcher) rewatchDir() {
+	_ = w.fs.Remove(w.dir) // gone with the old directory, or still on it
+	if err := w.fs.Add(w.dir); err != nil {
+		w.log.Warn("cannot watch the replaced state directory; the resync will catch changes", zap.Error(err))
+	}
+	w.follow()
 }
 
 // follow watches the directory the state file's symlink points into, when
@@ -99,6 +117,12 @@ func (w *watcher) run() {
 			if !ok {
 				return
 			}
+			if w.replacesDir(ev) {
+				w.log.Debug("state directory replaced", zap.Stringer("op", ev.Op))
+				w.rewatchDir()
+				w.hint(TriggerFile)
+				continue
+			}
 			if w.relevant(ev) {
 				w.log.Debug("event", zap.String("file", ev.Name), zap.Stringer("op", ev.Op))
 				w.follow()
@@ -129,7 +153,13 @@ func (w *watcher) relevant(ev fsnotify.Event) bool {
 	if w.linkDir != "" && dir == w.linkDir {
 		return base == w.linkBase
 	}
-	return w.names[base]
+	return dir == w.dir && w.names[base]
+}
+
+// replacesDir reports an event that puts a (new) directory at the state
+// directory's path.
+func (w *watcher) replacesDir(ev fsnotify.Event) bool {
+	return filepath.Clean(ev.Name) == w.dir && ev.Op.Has(fsnotify.Create)
 }
 
 // hint sends trigger unless a hint is already waiting. Every reconcile is

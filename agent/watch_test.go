@@ -157,3 +157,47 @@ func TestWatchFollowsASymlinkElsewhere(t *testing.T) {
 	case <-time.After(300 * time.Millisecond):
 	}
 }
+
+// TestWatchSurvivesAReplacedDirectory: a new directory renamed over the
+// state's directory gives a hint, and edits in it keep giving hints.
+func TestWatchSurvivesAReplacedDirectory(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "hakgen")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "state.yaml")
+	if err := os.WriteFile(path, []byte("v0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w := startWatch(t, path)
+
+	next := filepath.Join(root, "hakgen.new")
+	if err := os.Mkdir(next, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(next, "state.yaml"), []byte("v1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(dir, filepath.Join(root, "hakgen.old")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(next, dir); err != nil {
+		t.Fatal(err)
+	}
+	expectHint(t, w, "a replaced directory")
+	drain(w)
+	if err := os.WriteFile(path, []byte("v2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	expectHint(t, w, "an edit in the new directory")
+	drain(w)
+	if err := os.WriteFile(filepath.Join(root, "hakgen.old", "state.yaml"), []byte("old\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-w.hints:
+		t.Errorf("hint %q for an edit in the old, moved directory", got)
+	case <-time.After(300 * time.Millisecond):
+	}
+}
