@@ -13,11 +13,21 @@ command -v debootstrap >/dev/null || { echo "make-haproxy-3.0-root: debootstrap 
 tmp="$dir.tmp.$$"
 rm -rf "$tmp"
 mkdir -p "$(dirname "$dir")"
-debootstrap --variant=minbase --include=haproxy trixie "$tmp" http://deb.debian.org/debian >"$tmp.log" 2>&1 || {
+# Two tries: a mirror hiccup should not fail a test run.
+ok=0
+for try in 1 2; do
+	rm -rf "$tmp"
+	if debootstrap --variant=minbase --include=haproxy trixie "$tmp" http://deb.debian.org/debian >"$tmp.log" 2>&1; then
+		ok=1
+		break
+	fi
+	echo "make-haproxy-3.0-root: debootstrap failed (try $try):" >&2
 	tail -20 "$tmp.log" >&2
+done
+if [ "$ok" != 1 ]; then
 	rm -rf "$tmp" "$tmp.log"
 	exit 1
-}
+fi
 rm -f "$tmp.log"
 rm -rf "$dir"
 mv "$tmp" "$dir"
