@@ -149,9 +149,8 @@ func holds(path string, data []byte) bool {
 // checkOutcome tells a refused file (invalid input) from a check that could
 // not run (an environment problem).
 func checkOutcome(ctx context.Context, err error) Outcome {
-	var refused *haproxy.CheckError
 	var refusal interface{ Refused() bool }
-	if ctx.Err() == nil && (errors.As(err, &refused) || errors.Is(err, ErrRefused) || (errors.As(err, &refusal) && refusal.Refused())) {
+	if ctx.Err() == nil && (errors.Is(err, ErrRefused) || (errors.As(err, &refusal) && refusal.Refused())) {
 		return OutcomeInvalid
 	}
 	return OutcomeError
@@ -178,9 +177,9 @@ var ErrNotReady = errors.New("not ready")
 var ErrNotManaged = errors.New("not managed by this state")
 
 // ErrRefused may be wrapped by a Checker's error to say the file is invalid
-// (rather than that the check could not run). *haproxy.CheckError, and any
-// error with a Refused() bool method that returns true, are taken as a
-// refusal without it.
+// (rather than that the check could not run). An error with a Refused()
+// bool method that returns true (*haproxy.CheckError, *keepalived.CheckError)
+// is taken as a refusal without it.
 var ErrRefused = errors.New("configuration refused")
 
 // reload reloads the service after want was installed; when that fails it

@@ -38,6 +38,10 @@ type CheckError struct {
 	Output   string
 }
 
+// Refused reports that the file itself is wrong (not that the check could
+// not run), which tells the agent to keep the running file.
+func (e *CheckError) Refused() bool { return true }
+
 func (e *CheckError) Error() string {
 	return fmt.Sprintf("haproxy -c rejected %s (exit %d):\n%s", e.File, e.ExitCode, e.Output)
 }

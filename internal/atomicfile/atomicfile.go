@@ -31,9 +31,7 @@ type Staged struct {
 //
 // A target that is a symlink stays one: the file it points to is replaced.
 func Stage(target string, data []byte, perm fs.FileMode) (*Staged, error) {
-	if resolved, err := filepath.EvalSymlinks(target); err == nil {
-		target = resolved
-	}
+	target = resolve(target)
 	dir, base := filepath.Split(target)
 	if dir == "" {
 		dir = "."
@@ -126,4 +124,14 @@ func syncDir(dir string) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// resolve returns the file a symlinked target points to (target itself
+// when it is no symlink or does not exist yet): that file is the one
+// replaced, and its directory the one staged files go to.
+func resolve(target string) string {
+	if resolved, err := filepath.EvalSymlinks(target); err == nil {
+		return resolved
+	}
+	return target
 }

@@ -128,3 +128,23 @@ func TestWriteThroughSymlinkKeepsTheLink(t *testing.T) {
 	}
 	assertOnly(t, dir, "haproxy.cfg", "real.cfg")
 }
+
+func TestLeftoversOfASymlinkedTarget(t *testing.T) {
+	dir, realDir := t.TempDir(), t.TempDir()
+	real := filepath.Join(realDir, "haproxy.cfg")
+	if err := os.WriteFile(real, []byte("old\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "haproxy.cfg")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	st, err := Stage(link, []byte("new\n"), 0o644) // a process killed before Commit
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Leftovers(link)
+	if err != nil || len(got) != 1 || got[0] != st.Path() {
+		t.Errorf("Leftovers = %v, %v; want the staged %s", got, err, st.Path())
+	}
+}

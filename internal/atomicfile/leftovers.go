@@ -12,7 +12,7 @@ import (
 // extension, so nothing loads them; a long-running owner of target removes
 // them when it starts.
 func Leftovers(target string) ([]string, error) {
-	dir, base := filepath.Split(target)
+	dir, base := filepath.Split(resolve(target))
 	if dir == "" {
 		dir = "."
 	}
