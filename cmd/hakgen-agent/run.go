@@ -109,6 +109,7 @@ func daemonCommand() command {
 				kaLastGood:    fs.String("keepalived-last-good", DefaultKeepalivedLastGood, "`FILE` keeping the last-known-good keepalived.conf"),
 				kaUnit:        fs.String("keepalived-unit", DefaultKeepalivedUnit, "systemd `UNIT` of keepalived, reloaded (never started) with --reload systemd"),
 				kaBin:         fs.String("keepalived-bin", "", "keepalived `binary` for `keepalived -t` (default: "+keepalived.DefaultBin+")"),
+				kaPidFile:     fs.String("keepalived-pid-file", DefaultKeepalivedPidFile, "keepalived's pid `FILE`: the Floating IP is healed only while the process it names runs"),
 				stateDir:      fs.String("state-dir", failover.DefaultStateDir, "`DIR` of the notify runs' recorded state and the server ID cache"),
 				healInterval:  fs.Duration("heal-interval", failover.DefaultHealInterval, "while MASTER, check the Floating IP's owner this often (0: never)"),
 				startInactive: fs.Bool("start-inactive", true, "--reload systemd: start --unit when a new haproxy.cfg is installed while it is not running (false: leave it stopped, reload owed)"),
