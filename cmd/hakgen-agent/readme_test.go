@@ -86,3 +86,28 @@ func fieldPaths(t reflect.Type, prefix string) []string {
 	}
 	return paths
 }
+
+// quickStartState returns the state.yaml of the README's Hetzner quick
+// start (step 6), as an operator copies it: the indented block between the
+// quickstart-state markers.
+func quickStartState(t *testing.T) string {
+	t.Helper()
+	re := regexp.MustCompile("(?s)<!-- quickstart-state:start -->\n   ```yaml\n(.*?)   ```\n   <!-- quickstart-state:end -->")
+	m := re.FindStringSubmatch(readme(t))
+	if m == nil {
+		t.Fatal("README.md has no quickstart-state block")
+	}
+	return regexp.MustCompile("(?m)^   ").ReplaceAllString(m[1], "")
+}
+
+// TestREADMEQuickStartIsTestdata keeps the quick start's state.yaml and
+// testdata/quickstart.yaml, which the HA lab and other tests read, equal.
+func TestREADMEQuickStartIsTestdata(t *testing.T) {
+	want, err := os.ReadFile("../../testdata/quickstart.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := quickStartState(t); got != string(want) {
+		t.Errorf("README.md's quick-start state differs from testdata/quickstart.yaml:\n%s", got)
+	}
+}
