@@ -85,7 +85,7 @@ func TestExitCodes(t *testing.T) {
 	}{
 		{"no command", nil, exitUsage, "Usage:"},
 		{"unknown command", []string{"frobnicate"}, exitUsage, `unknown command "frobnicate"`},
-		{"unknown flag", []string{"render", "--nope"}, exitUsage, "flag provided but not defined: -nope"},
+		{"unknown flag", []string{"render", "--nope"}, exitUsage, "unknown flag: --nope"},
 		{"stray argument", []string{"render", "extra"}, exitUsage, `unexpected argument "extra"`},
 		{"bad server flag", []string{"render", "--control-plane", "cp1"}, exitUsage, `"cp1" is not NAME=ADDRESS`},
 		{"state and flags", []string{"render", "--state", good, "--worker", "w1=10.0.0.1"}, exitUsage, "cannot be combined"},
@@ -119,8 +119,8 @@ func TestHelpShowsExamplesAndExitCodes(t *testing.T) {
 func TestValidateRunsHAProxy(t *testing.T) {
 	bin := tooltest.Need(t, "haproxy")
 	good := writeState(t, string(state.Example))
-	code, out, stderr := runCLI(t, "validate", "--state", good, "--haproxy-bin", bin)
-	if code != exitOK || !strings.Contains(out, "is valid: 3 control planes, 3 workers, 0 extra ports; haproxy.cfg passes "+bin+" -c") {
+	code, out, stderr := runCLI(t, "validate", "--offline", "--state", good, "--haproxy-bin", bin)
+	if code != exitOK || !strings.Contains(out, "is valid (offline): 3 control planes, 3 workers, 0 extra ports; haproxy.cfg passes "+bin+" -c") {
 		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out, stderr)
 	}
 	bad := writeState(t, "controlPlanes:\n  - {name: cp1, address: 10.0.0.11}\nworkers:\n  - {name: w1, address: 10.0.0.256}\n")
@@ -168,7 +168,7 @@ func TestRenderDiffTouchesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out, _ = runCLI(t, "render", "--diff", "--state", statePath, "--haproxy-config", running)
-	if code != exitOK || !strings.Contains(out, "\n-    server cp3 10.0.0.13:6443 ") || !strings.Contains(out, "\n+    server cp3 10.0.0.33:6443 ") {
+	if code != exitInvalid || !strings.Contains(out, "\n-    server cp3 10.0.0.13:6443 ") || !strings.Contains(out, "\n+    server cp3 10.0.0.33:6443 ") {
 		t.Errorf("diff after an edit: exit %d:\n%s", code, out)
 	}
 	if after, _ := os.ReadFile(running); string(after) != string(before) {
@@ -210,7 +210,7 @@ func TestHelpIsPrintedOnce(t *testing.T) {
 func TestValidateChecksFailoverSections(t *testing.T) {
 	bin := tooltest.Need(t, "haproxy")
 	incomplete := writeState(t, "controlPlanes:\n  - {name: cp1, address: 10.0.0.11}\nloadBalancers:\n  - {name: lb1, address: 10.0.0.5}\n  - {name: lb2, address: 10.0.0.6}\nkeepalived: {interface: enp7s0}\n")
-	code, _, stderr := runCLI(t, "validate", "--state", incomplete, "--haproxy-bin", bin)
+	code, _, stderr := runCLI(t, "validate", "--offline", "--state", incomplete, "--haproxy-bin", bin)
 	if code != exitInvalid || !strings.Contains(stderr, "floatingIP: missing") {
 		t.Errorf("a keepalived section without floatingIP: exit %d\n%s", code, stderr)
 	}
@@ -221,7 +221,7 @@ func TestValidateChecksFailoverSections(t *testing.T) {
 func TestValidateNotesTheExampleMarker(t *testing.T) {
 	bin := tooltest.Need(t, "haproxy")
 	example := writeState(t, string(mustRead(t, "../../packaging/state.yaml")))
-	code, _, stderr := runCLI(t, "validate", "--state", example, "--haproxy-bin", bin)
+	code, _, stderr := runCLI(t, "validate", "--offline", "--state", example, "--haproxy-bin", bin)
 	if code != exitOK || !strings.Contains(stderr, "still begins with the example marker line") {
 		t.Errorf("exit %d, stderr:\n%s", code, stderr)
 	}

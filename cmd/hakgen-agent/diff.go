@@ -12,7 +12,8 @@ import (
 // DefaultHAProxyConfig is the haproxy.cfg Debian's haproxy.service loads.
 const DefaultHAProxyConfig = "/etc/haproxy/haproxy.cfg"
 
-// printDiff prints a unified diff from the file at path to rendered. A
+// printDiff prints a unified diff from the file at path to rendered and
+// returns an error with exit code 1 when they differ, as diff(1) does. A
 // missing file counts as empty; nothing is written.
 func printDiff(path string, rendered []byte, e *env) error {
 	current, err := os.ReadFile(path)
@@ -30,6 +31,8 @@ func printDiff(path string, rendered []byte, e *env) error {
 	if err != nil {
 		return fmt.Errorf("diffing %s: %w", path, err)
 	}
-	_, err = fmt.Fprint(e.stdout, text)
-	return err
+	if _, err := fmt.Fprint(e.stdout, text); err != nil {
+		return err
+	}
+	return &exitError{exitInvalid, fmt.Errorf("%s would change: the diff above is what installing the rendered state does", path)}
 }

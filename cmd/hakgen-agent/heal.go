@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,43 +24,43 @@ import (
 // this node's address is not usable yet (a state file still missing, an
 // address not up at boot), it tries again every interval. It does nothing
 // when healing is off or the state has no Floating IP.
-func startHealer(ctx context.Context, f runFlags, log *zap.Logger) {
+func startHealer(ctx context.Context, o runOptions, log *zap.Logger) {
 	log = log.Named("heal")
-	if *f.healInterval <= 0 {
+	if o.healInterval <= 0 {
 		return
 	}
 	go func() {
 		logged := ""
 		for {
-			s, err := state.LoadForFailover(*f.state)
+			s, err := state.LoadForFailover(o.state)
 			if err == nil && (s.FloatingIP == nil || len(s.LoadBalancers) == 0) {
 				log.Info("Floating IP self-healing is off: the state has no floatingIP and loadBalancers")
 				return
 			}
 			var h *failover.Healer
 			if err == nil {
-				h, err = newHealer(s, f, log)
+				h, err = newHealer(s, o, log)
 			}
 			if err == nil {
-				log.Info("Floating IP self-healing on", zap.Int64("floating_ip", s.FloatingIP.ID), zap.Duration("interval", *f.healInterval))
+				log.Info("Floating IP self-healing on", zap.Int64("floating_ip", s.FloatingIP.ID), zap.Duration("interval", o.healInterval))
 				_ = h.Run(ctx)
 				return
 			}
 			if err.Error() != logged {
 				logged = err.Error()
-				log.Warn("Floating IP self-healing cannot start yet; trying again", zap.Error(err), zap.Duration("every", *f.healInterval))
+				log.Warn("Floating IP self-healing cannot start yet; trying again", zap.Error(err), zap.Duration("every", o.healInterval))
 			}
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(*f.healInterval):
+			case <-time.After(o.healInterval):
 			}
 		}
 	}()
 }
 
-func newHealer(s *state.State, f runFlags, log *zap.Logger) (*failover.Healer, error) {
-	i, err := findThisNode(s, *f.node)
+func newHealer(s *state.State, o runOptions, log *zap.Logger) (*failover.Healer, error) {
+	i, err := findThisNode(s, o.node)
 	if err != nil {
 		return nil, err
 	}
@@ -69,18 +68,18 @@ func newHealer(s *state.State, f runFlags, log *zap.Logger) (*failover.Healer, e
 	if err != nil {
 		return nil, err
 	}
-	client := &tokenClient{tokenFile: tokenFileOf(s, *f.state), endpoint: eps.API, log: log}
+	client := &tokenClient{tokenFile: tokenFileOf(s), endpoint: eps.API, log: log}
 	serverID := failover.StaticServerID(s.LoadBalancers[i].ServerID)
 	if s.LoadBalancers[i].ServerID == 0 {
-		serverID = hetzner.NewServerIDSource(eps.Metadata, *f.stateDir, log).ServerID
+		serverID = hetzner.NewServerIDSource(eps.Metadata, o.stateDir, log).ServerID
 	}
 	fip, err := netip.ParseAddr(s.FloatingIP.Address)
 	if err != nil {
 		return nil, fmt.Errorf("floatingIP.address: %w", err)
 	}
 	return failover.NewHealer(failover.HealerConfig{
-		StateDir: *f.stateDir, FloatingIPID: s.FloatingIP.ID, ServerID: serverID, Interval: *f.healInterval,
-		Confirm: confirmMaster(fip, *f.kaPidFile, state.LocalAddrs),
+		StateDir: o.stateDir, FloatingIPID: s.FloatingIP.ID, ServerID: serverID, Interval: o.healInterval,
+		Confirm: confirmMaster(fip, o.kaPidFile, state.LocalAddrs),
 	}, client, log), nil
 }
 
@@ -161,10 +160,4 @@ func (c *tokenClient) Assign(ctx context.Context, floatingIPID, serverID int64) 
 
 // tokenFileOf is floatingIP.tokenFile, a relative path taken from the
 // state file's directory.
-func tokenFileOf(s *state.State, statePath string) string {
-	tokenFile := s.FloatingIP.TokenFile
-	if tokenFile != "" && !filepath.IsAbs(tokenFile) {
-		tokenFile = filepath.Join(filepath.Dir(statePath), tokenFile)
-	}
-	return tokenFile
-}
+func tokenFileOf(s *state.State) string { return s.Resolve(s.FloatingIP.TokenFile) }

@@ -101,13 +101,12 @@ func TestConfirmMaster(t *testing.T) {
 func TestHealerStartsOnceTheStateIsUsable(t *testing.T) {
 	dir := t.TempDir()
 	statePath := filepath.Join(dir, "state.yaml")
-	interval := 20 * time.Millisecond
-	node, stateDir, pidFile := "lb1", filepath.Join(dir, "run"), filepath.Join(dir, "keepalived.pid")
-	f := runFlags{state: &statePath, node: &node, stateDir: &stateDir, kaPidFile: &pidFile, healInterval: &interval}
+	o := parseOptions[*runOptions](t, "run", "--state", statePath, "--node", "lb1", "--state-dir", filepath.Join(dir, "run"),
+		"--keepalived-pid-file", filepath.Join(dir, "keepalived.pid"), "--heal-interval", "20ms")
 	core, logs := observer.New(zap.InfoLevel)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	startHealer(ctx, f, zap.New(core))
+	startHealer(ctx, *o, zap.New(core))
 
 	waitLog := func(msg string) {
 		t.Helper()

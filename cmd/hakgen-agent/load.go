@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/hakgen/hakgen/state"
@@ -18,7 +19,13 @@ const DefaultStatePath = "/etc/hakgen/state.yaml"
 // that cannot be read at all is an environment problem; one that reads but
 // is wrong is invalid input.
 func loadState(path string, stderr io.Writer) (*state.State, error) {
-	s, warnings, err := state.Load(path)
+	return loadStateFor(path, stderr, state.Load)
+}
+
+// loadStateFor is loadState with the loader to use, e.g.
+// state.LoadSkippingSecrets.
+func loadStateFor(path string, stderr io.Writer, load func(string) (*state.State, state.Problems, error)) (*state.State, error) {
+	s, warnings, err := load(path)
 	printWarnings(stderr, warnings)
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
 		return nil, envErr(err)
@@ -32,10 +39,24 @@ func printWarnings(w io.Writer, warnings state.Problems) {
 	}
 }
 
+// notifyStatePath is the --state keepalived.conf passes to notify: the
+// absolute path of statePath (keepalived runs scripts from /), or "" for
+// the default, which notify reads without the flag.
+func notifyStatePath(statePath string) string {
+	abs, err := filepath.Abs(statePath)
+	if err != nil || abs == DefaultStatePath {
+		return ""
+	}
+	return abs
+}
+
 // serverFlag collects repeated NAME=ADDRESS flags.
 type serverFlag []state.Server
 
 func (f *serverFlag) String() string { return "" }
+
+// Type names the flag's value in --help.
+func (f *serverFlag) Type() string { return "NAME=ADDR" }
 
 func (f *serverFlag) Set(v string) error {
 	name, addr, ok := strings.Cut(v, "=")

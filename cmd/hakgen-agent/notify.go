@@ -3,25 +3,22 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"net/netip"
 	"os"
 	"slices"
 	"time"
 
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"go.uber.org/zap"
 
 	"github.com/hakgen/hakgen/failover"
 	"github.com/hakgen/hakgen/hetzner"
-	"github.com/hakgen/hakgen/internal/syslogcore"
 	"github.com/hakgen/hakgen/state"
 )
 
-const notifyUsage = `
-Usage: hakgen-agent notify [flags] MASTER|BACKUP|FAULT|STOP
-       hakgen-agent notify [flags] INSTANCE|GROUP NAME STATE [PRIORITY]
-
+const notifyLong = `
 keepalived's notify hook. Every run records the VRRP state with a sequence
 number under --state-dir. On MASTER it then points the Hetzner Floating IP
 (floatingIP.id) to this server: one request, the assign, when
@@ -38,10 +35,11 @@ relative to the state file's directory), else the systemd credential
 hcloud-token ($CREDENTIALS_DIRECTORY), else $HCLOUD_TOKEN. $HCLOUD_ENDPOINT
 and $HCLOUD_METADATA_ENDPOINT override Hetzner's endpoints.
 
-keepalived discards the output of notify scripts, so every run logs to
-syslog (the journal: journalctl -t hakgen-agent) as well as to stderr.
+keepalived discards the output of notify scripts, so every run logs to the
+journal under its own identifier (journalctl -t hakgen-notify: the failover
+history) as well as to stderr.`
 
-Exit codes of notify (instead of the ones below):
+const notifyExitCodes = `Exit codes of notify:
   0  recorded; on MASTER the Floating IP points here, verified
   1  any other failure (state, token, network, API)
   2  usage: the arguments are not a notify form
@@ -49,13 +47,11 @@ Exit codes of notify (instead of the ones below):
   4  the deadline passed before the Floating IP was confirmed here
   5  the API reported success, but the Floating IP points elsewhere
   6  the API's assign action ended in error
-  7  the API refused the token
+  7  the API refused the token`
 
-Examples:
-  hakgen-agent notify MASTER
+const notifyExamples = `  hakgen-agent notify MASTER
   hakgen-agent notify --node lb1 INSTANCE hakgen-prod MASTER 200
-  HCLOUD_ENDPOINT=http://127.0.0.1:8080/v1 hakgen-agent notify --state ./state.yaml --node lb1 MASTER
-`
+  HCLOUD_ENDPOINT=http://127.0.0.1:8080/v1 hakgen-agent notify MASTER --state ./state.yaml --node lb1`
 
 // notifyOpts are the flags of notify.
 type notifyOpts struct {
@@ -63,46 +59,60 @@ type notifyOpts struct {
 	node       string
 	stateDir   string
 	deadline   time.Duration
-	syslog     string
+	journal    bool
+	syslog     string // accepted for older keepalived.conf files; ignored
 	reassert   bool
 	requireVIP bool
 }
 
-func notifyCommand() command {
-	return command{
-		name:     "notify",
-		summary:  "keepalived's notify hook: record the state; on MASTER move the Floating IP here",
-		usage:    notifyUsage,
-		needArgs: true,
-		flags: func(fs *flag.FlagSet) func(context.Context, *env) error {
-			o := &notifyOpts{}
-			fs.StringVar(&o.statePath, "state", DefaultStatePath, "desired-state `FILE` (read on MASTER only)")
-			fs.StringVar(&o.node, "node", "", "this node's `NAME` in loadBalancers (default: the one with a local address)")
-			fs.StringVar(&o.stateDir, "state-dir", failover.DefaultStateDir, "`DIR` for the recorded state, the locks and the server ID cache")
-			fs.DurationVar(&o.deadline, "deadline", failover.DefaultDeadline, "give up after `DURATION`, lock wait included")
-			fs.StringVar(&o.syslog, "syslog", syslogcore.DefaultSocket, "syslog `SOCKET` to log to; empty: stderr only")
-			fs.BoolVar(&o.requireVIP, "require-vip", false, "on MASTER, act only while the Floating IP is on this node's interfaces (keepalived adds it before a MASTER notify and removes it before any later one)")
-			fs.BoolVar(&o.reassert, "reassert", false, "for notify_master_rx_lower_pri: at most every "+reassertEvery.String()+", check the Floating IP's owner and assign it here only if it points elsewhere")
-			return o.run
+func (o *notifyOpts) addFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.statePath, "state", DefaultStatePath, "desired-state `FILE` (read on MASTER only)")
+	fs.StringVar(&o.node, "node", "", "this node's `NAME` in loadBalancers (default: the one with a local address)")
+	fs.StringVar(&o.stateDir, "state-dir", failover.DefaultStateDir, "`DIR` for the recorded state, the locks and the server ID cache")
+	fs.DurationVar(&o.deadline, "deadline", failover.DefaultDeadline, "give up after `DURATION`, lock wait included")
+	fs.BoolVar(&o.journal, "journal", true, "log to the journal as "+notifyIdentifier+" as well as to stderr")
+	fs.StringVar(&o.syslog, "syslog", "", "ignored: notify logs to the journal (--journal)")
+	_ = fs.MarkDeprecated("syslog", "notify logs to the journal as "+notifyIdentifier+"; the flag is ignored")
+	fs.BoolVar(&o.requireVIP, "require-vip", false, "on MASTER, act only while the Floating IP is on this node's interfaces (keepalived adds it before a MASTER notify and removes it before any later one)")
+	fs.BoolVar(&o.reassert, "reassert", false, "for notify_master_rx_lower_pri: at most every "+reassertEvery.String()+", check the Floating IP's owner and assign it here only if it points elsewhere")
+}
+
+func newNotifyCommand(e *env) *cobra.Command {
+	o := &notifyOpts{}
+	cmd := &cobra.Command{
+		Use:     "notify",
+		Short:   "keepalived's notify hook: record the state; on MASTER move the Floating IP here",
+		Long:    notifyLong,
+		Example: notifyExamples,
+		Annotations: map[string]string{
+			annotationSynopsis: "hakgen-agent notify [flags] MASTER|BACKUP|FAULT|STOP\n" +
+				"       hakgen-agent notify [flags] INSTANCE|GROUP NAME STATE [PRIORITY]",
+			annotationExitCodes: notifyExitCodes,
 		},
+		ValidArgs: []string{"MASTER", "BACKUP", "FAULT", "STOP"},
+		// The arguments are checked by failover.ParseArgs, with notify's
+		// own usage exit code.
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd.Context(), e, args) },
 	}
+	e.bindFlags(cmd, o)
+	return cmd
 }
 
 // run handles one notification. Its exit code is failover.ExitCode's.
-func (o *notifyOpts) run(ctx context.Context, e *env) error {
+func (o *notifyOpts) run(ctx context.Context, e *env, args []string) error {
 	start := time.Now()
 	if o.deadline <= 0 {
 		return usageErr("--deadline must be positive")
 	}
-	ev, err := failover.ParseArgs(e.args)
+	ev, err := failover.ParseArgs(args)
 	if err != nil {
 		return &exitError{failover.ExitUsage, err}
 	}
-	logs, err := newNotifyLogger(o.syslog, e.stderr)
+	logs, err := newNotifyLogger(o.journal, e)
 	if err != nil {
 		return err
 	}
-	defer logs.close()
 	log := logs.all
 
 	if o.reassert {
@@ -119,10 +129,10 @@ func (o *notifyOpts) run(ctx context.Context, e *env) error {
 		return nil
 	}
 	code := failover.ExitCode(err)
-	// stderr is /dev/null under keepalived: the journal line is the only
+	// stderr is /dev/null under keepalived: the journal entry is the only
 	// trace of the failure there; the returned error sets the exit code
 	// and tells a person running notify by hand.
-	logs.syslogOnly.Error("notify failed", zap.String("event", ev.String()),
+	logs.journalOnly.Error("notify failed", zap.String("event", ev.String()),
 		zap.Int("exit_code", code), zap.Duration("took", time.Since(start)), zap.Error(err))
 	return &exitError{code, err}
 }
@@ -182,7 +192,7 @@ func (m *masterRun) Assign(ctx context.Context, _, serverID int64) (hetzner.Resu
 	if m.state == nil {
 		return hetzner.Result{}, errors.New("the state was not loaded")
 	}
-	token, source, err := hetzner.LoadToken(tokenFileOf(m.state, m.opts.statePath))
+	token, source, err := hetzner.LoadToken(tokenFileOf(m.state))
 	if err != nil {
 		return hetzner.Result{}, err
 	}

@@ -43,7 +43,7 @@ type agentProcess struct {
 // test's cleanup kills it by PID if it is still running.
 func startNotify(t *testing.T, bin string, w *notifyWorld, rest ...string) *agentProcess {
 	t.Helper()
-	p := &agentProcess{cmd: exec.Command(bin, w.args(rest...)...), done: make(chan struct{})}
+	p := &agentProcess{cmd: exec.Command(bin, w.args(append([]string{"--journal=false"}, rest...)...)...), done: make(chan struct{})}
 	p.cmd.Env = []string{
 		"HCLOUD_ENDPOINT=" + w.fake.APIEndpoint(),
 		"HCLOUD_METADATA_ENDPOINT=" + w.fake.MetadataEndpoint(),

@@ -1,15 +1,18 @@
 package main
 
 import (
-	"errors"
-	"net"
+	"bytes"
+	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/coreos/go-systemd/v22/journal"
 	"github.com/hakgen/hakgen/failover"
 	"github.com/hakgen/hakgen/hetzner/hetznertest"
 	"github.com/hakgen/hakgen/internal/tooltest"
@@ -28,14 +31,15 @@ const (
 var assignPollVerify = []hetznertest.Endpoint{hetznertest.Assign, hetznertest.ListActions, hetznertest.GetFloatingIP}
 
 // notifyWorld is a fake Hetzner API, a state file naming it, a state
-// directory and a syslog socket, for notify runs.
+// directory and what in-process runs sent to the journal, for notify runs.
 type notifyWorld struct {
 	fake      *hetznertest.Fake
 	statePath string
 	tokenPath string
 	stateDir  string
-	socket    string
-	syslog    *net.UnixConn
+
+	mu      sync.Mutex
+	journal []string // one line per entry: IDENTIFIER[PRIORITY]: MESSAGE
 }
 
 const notifyStateTemplate = `controlPlanes: [{name: cp1, address: 10.0.0.11}]
@@ -57,7 +61,6 @@ func newNotifyWorld(t *testing.T, lb1Addr string, withID bool) *notifyWorld {
 		statePath: filepath.Join(dir, "state.yaml"),
 		tokenPath: filepath.Join(dir, "hcloud-token"),
 		stateDir:  filepath.Join(dir, "run"),
-		socket:    filepath.Join(dir, "log"),
 	}
 	w.fake.RequireToken(notifyToken)
 	id := ""
@@ -67,12 +70,6 @@ func newNotifyWorld(t *testing.T, lb1Addr string, withID bool) *notifyWorld {
 	st := strings.NewReplacer("LB1ADDR", lb1Addr, " SERVERID", id).Replace(notifyStateTemplate)
 	writeNotifyFile(t, w.statePath, st, 0o644)
 	writeNotifyFile(t, w.tokenPath, notifyToken+"\n", 0o600)
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: w.socket, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	w.syslog = conn
 	t.Setenv("HCLOUD_ENDPOINT", w.fake.APIEndpoint())
 	t.Setenv("HCLOUD_METADATA_ENDPOINT", w.fake.MetadataEndpoint())
 	t.Setenv("HCLOUD_TOKEN", "")
@@ -92,39 +89,34 @@ func writeNotifyFile(t *testing.T, path, content string, mode os.FileMode) {
 
 // args returns notify's flags for this world followed by rest.
 func (w *notifyWorld) args(rest ...string) []string {
-	return append([]string{"notify", "--state", w.statePath, "--state-dir", w.stateDir, "--syslog", w.socket}, rest...)
+	return append([]string{"notify", "--state", w.statePath, "--state-dir", w.stateDir}, rest...)
 }
 
-// notify runs notify in-process and returns exit code and stderr.
+// notify runs notify in-process and returns exit code and stderr; what it
+// sends to the journal is recorded for logged.
 func (w *notifyWorld) notify(t *testing.T, rest ...string) (int, string) {
 	t.Helper()
-	code, _, stderr := runCLI(t, w.args(rest...)...)
-	w.noToken(t, stderr)
-	return code, stderr
+	var stdout, stderr bytes.Buffer
+	code := runWith(context.Background(), w.args(rest...), &env{stdout: &stdout, stderr: &stderr, journal: w.send})
+	w.noToken(t, stderr.String())
+	return code, stderr.String()
 }
 
-// logged returns the syslog datagrams sent so far (they are queued on the
-// socket by the time a run returns).
+func (w *notifyWorld) send(msg string, pri journal.Priority, fields map[string]string) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.journal = append(w.journal, fmt.Sprintf("%s[%d]: %s", fields["SYSLOG_IDENTIFIER"], pri, msg))
+	return nil
+}
+
+// logged returns what the runs so far sent to the journal.
 func (w *notifyWorld) logged(t *testing.T) string {
 	t.Helper()
-	var b strings.Builder
-	buf := make([]byte, 64<<10)
-	for {
-		if err := w.syslog.SetReadDeadline(time.Now().Add(100 * time.Millisecond)); err != nil {
-			t.Fatal(err)
-		}
-		n, err := w.syslog.Read(buf)
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		b.Write(buf[:n])
-		b.WriteByte('\n')
-	}
-	w.noToken(t, b.String())
-	return b.String()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := strings.Join(w.journal, "\n")
+	w.noToken(t, out)
+	return out
 }
 
 func (w *notifyWorld) noToken(t *testing.T, out string) {
@@ -172,9 +164,9 @@ func TestNotifyMasterAssignsWithTheAssignFirst(t *testing.T) {
 				t.Errorf("recorded %+v", rec)
 			}
 			logged := w.logged(t)
-			for _, want := range []string{"hakgen-agent[", "notify floating IP assigned to this server", `"took": "`, `"token_from": "` + w.tokenPath} {
+			for _, want := range []string{"hakgen-notify[6]: ", "notify floating IP assigned to this server", `"took": "`, `"token_from": "` + w.tokenPath} {
 				if !strings.Contains(logged, want) {
-					t.Errorf("syslog lacks %q:\n%s", want, logged)
+					t.Errorf("the journal lacks %q:\n%s", want, logged)
 				}
 			}
 			if !strings.Contains(stderr, "floating IP assigned to this server") {
@@ -257,8 +249,8 @@ func TestNotifyRefusesAnExposedToken(t *testing.T) {
 	if rec := w.latest(t); rec.State != failover.Master {
 		t.Errorf("recorded %+v, want MASTER", rec)
 	}
-	if logged := w.logged(t); !strings.Contains(logged, "notify failed") || !strings.Contains(logged, "has mode 0644") || !strings.Contains(logged, `"exit_code": 1`) {
-		t.Errorf("syslog lacks the failure:\n%s", logged)
+	if logged := w.logged(t); !strings.Contains(logged, "hakgen-notify[3]: notify failed") || !strings.Contains(logged, "has mode 0644") || !strings.Contains(logged, `"exit_code": 1`) {
+		t.Errorf("the journal lacks the failure:\n%s", logged)
 	}
 }
 

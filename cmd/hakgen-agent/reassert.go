@@ -49,13 +49,13 @@ func (o *notifyOpts) runReassert(ctx context.Context, ev failover.Event, logs no
 	if err != nil {
 		return &exitError{failover.ExitCode(err), err}
 	}
-	client := &tokenClient{tokenFile: tokenFileOf(m.state, o.statePath), endpoint: m.api, log: log}
+	client := &tokenClient{tokenFile: tokenFileOf(m.state), endpoint: m.api, log: log}
 	h := failover.NewHealer(failover.HealerConfig{
 		StateDir: o.stateDir, FloatingIPID: m.state.FloatingIP.ID, ServerID: failover.StaticServerID(id), CheckTimeout: o.deadline,
 	}, client, log)
 	outcome, err := h.CheckOnce(ctx)
 	if err != nil {
-		logs.syslogOnly.Error("re-asserting the Floating IP failed", zap.String("outcome", string(outcome)), zap.Error(err))
+		logs.journalOnly.Error("re-asserting the Floating IP failed", zap.String("outcome", string(outcome)), zap.Error(err))
 		return &exitError{failover.ExitCode(err), err}
 	}
 	log.Info("Floating IP re-asserted", zap.String("outcome", string(outcome)))

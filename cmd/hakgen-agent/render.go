@@ -2,63 +2,85 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/hakgen/hakgen/internal/atomicfile"
 	"github.com/hakgen/hakgen/state"
 )
 
-const renderUsage = `
-Usage: hakgen-agent render [--state FILE] [-o FILE | --diff [--haproxy-config FILE]]
-       hakgen-agent render --control-plane NAME=ADDR... [--worker NAME=ADDR...] [-o FILE]
-
+const renderLong = `
 Prints the haproxy.cfg a desired state renders to. Nothing else is touched.
 Without --state or servers it renders the built-in example (3 control planes,
 3 workers), so you can see the output at once. With --diff it prints what
-would change in the running haproxy.cfg instead (nothing when it is current).
+would change in the running haproxy.cfg instead, and exits 1 when something
+would change, 0 when the running file is current (as diff(1) does), so it can
+gate a pipeline. With --keepalived it prints this node's keepalived.conf.`
 
-Examples:
-  hakgen-agent render
+const renderExamples = `  hakgen-agent render
   hakgen-agent render --state /etc/hakgen/state.yaml -o /tmp/haproxy.cfg
   hakgen-agent render --diff
+  hakgen-agent render --keepalived --node lb1
   hakgen-agent render --control-plane cp1=10.0.0.11 --control-plane cp2=10.0.0.12 \
-      --control-plane cp3=10.0.0.13 --worker w1=10.0.0.21
-`
+      --control-plane cp3=10.0.0.13 --worker w1=10.0.0.21`
 
-func renderCommand() command {
-	return command{
-		name:    "render",
-		summary: "print the haproxy.cfg a state renders to",
-		usage:   renderUsage,
-		flags: func(fs *flag.FlagSet) func(context.Context, *env) error {
-			var cps, workers serverFlag
-			statePath := fs.String("state", "", "desired-state `FILE` (default: the built-in example)")
-			out := fs.String("o", "", "write to `FILE` atomically instead of standard output")
-			fs.Var(&cps, "control-plane", "a control plane as `NAME=ADDR`; repeat for more (instead of --state)")
-			fs.Var(&workers, "worker", "a worker as `NAME=ADDR`; repeat for more (instead of --state)")
-			diff := fs.Bool("diff", false, "print a unified diff from the running config to the rendered one instead (--state defaults to "+DefaultStatePath+")")
-			running := fs.String("haproxy-config", DefaultHAProxyConfig, "the running haproxy.cfg `FILE`, for --diff")
-			ka := addKeepalivedFlags(fs)
-			return func(ctx context.Context, e *env) error {
-				if *diff && *statePath == "" && len(cps)+len(workers) == 0 {
-					*statePath = DefaultStatePath
-				}
-				s, err := renderInput(*statePath, cps, workers, e)
-				if err != nil {
-					return err
-				}
-				cfg, err := ka.render(s, *statePath, *diff)
-				if err != nil {
-					return err
-				}
-				if *diff {
-					return printDiff(*running, cfg, e)
-				}
-				return writeOutput(*out, cfg, e)
-			}
-		},
+// renderOptions are the flags of render.
+type renderOptions struct {
+	state, output, running string
+	controlPlanes, workers serverFlag
+	diff                   bool
+	keepalived             keepalivedOptions
+}
+
+func (o *renderOptions) addFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.state, "state", "", "desired-state `FILE` (default: the built-in example)")
+	fs.StringVarP(&o.output, "output", "o", "", "write to `FILE` atomically instead of standard output")
+	fs.Var(&o.controlPlanes, "control-plane", "a control plane as `NAME=ADDR`; repeat for more (instead of --state)")
+	fs.Var(&o.workers, "worker", "a worker as `NAME=ADDR`; repeat for more (instead of --state)")
+	fs.BoolVar(&o.diff, "diff", false, "print a unified diff from the running config to the rendered one instead, and exit 1 when they differ (--state defaults to "+DefaultStatePath+")")
+	fs.StringVar(&o.running, "haproxy-config", DefaultHAProxyConfig, "the running haproxy.cfg `FILE`, for --diff")
+	o.keepalived.addFlags(fs)
+}
+
+func newRenderCommand(e *env) *cobra.Command {
+	o := &renderOptions{}
+	cmd := &cobra.Command{
+		Use:     "render",
+		Short:   "print the haproxy.cfg (or keepalived.conf) a state renders to",
+		Long:    renderLong,
+		Example: renderExamples,
+		Annotations: map[string]string{annotationSynopsis: "hakgen-agent render [--state FILE] [-o FILE | --diff [--haproxy-config FILE]]\n" +
+			"       hakgen-agent render --control-plane NAME=ADDR... [--worker NAME=ADDR...] [-o FILE]\n" +
+			"       hakgen-agent render --keepalived [--state FILE] [--node NAME] [--agent-path PATH] [-o FILE]"},
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd.Context(), e) },
 	}
+	e.bindFlags(cmd, o)
+	return cmd
+}
+
+func (o *renderOptions) run(_ context.Context, e *env) error {
+	if o.diff && o.output != "" {
+		return usageErr("--diff prints what would change and writes nothing: it cannot be combined with -o")
+	}
+	statePath := o.state
+	if o.diff && statePath == "" && len(o.controlPlanes)+len(o.workers) == 0 {
+		statePath = DefaultStatePath
+	}
+	s, err := renderInput(statePath, o.controlPlanes, o.workers, e)
+	if err != nil {
+		return err
+	}
+	cfg, err := o.keepalived.render(s, statePath, o.diff)
+	if err != nil {
+		return err
+	}
+	if o.diff {
+		return printDiff(o.running, cfg, e)
+	}
+	return writeOutput(o.output, cfg, e)
 }
 
 // renderInput picks the state to render: a file, servers from flags, or

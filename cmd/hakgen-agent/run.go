@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -10,6 +9,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"go.uber.org/zap"
 
 	"github.com/hakgen/hakgen/agent"
@@ -35,24 +36,25 @@ const (
 	reloadNone    = "none"
 )
 
-const runUsage = `
-Usage: hakgen-agent run [flags]
-
+const runLong = `
 Keeps haproxy.cfg (and, when the state has a keepalived section, this node's
 keepalived.conf) equal to what the state file asks for, until stopped
 (SIGTERM or SIGINT). On every change of the state file (saved in place, by
 rename, deleted and recreated, or swapped through a ConfigMap's ..data
 symlink), on SIGHUP and every --resync it reconciles: parse and validate the
-state, render haproxy.cfg, stop if the bytes are unchanged, stage the new file
-beside the old one, run ` + "`haproxy -c`" + ` on it with the service's flags, keep
-the running file as the last-known-good copy (--last-good), rename the new
-file into place and reload HAProxy. When the reload fails, the last-known-good
-file is restored and HAProxy reloaded again. An invalid state is logged once,
-with its file, line and field; the running configuration stays.
-keepalived.conf goes through the same steps, checked with ` + "`keepalived -t`" + `
-and reloaded (never started) through systemd. While keepalived has made this
-node MASTER (recorded by ` + "`hakgen-agent notify`" + `), the Floating IP's owner
-is checked every --heal-interval and the IP assigned back here if needed.
+state, render every file, stop if the bytes are unchanged, stage each new
+file beside the old one and check it (` + "`haproxy -c`" + `, ` + "`keepalived -t`" + `) with the
+service's flags; only when every file passes are they installed (the running
+file kept as the last-known-good copy) and their services reloaded. When a
+reload fails, that file's last-known-good copy is restored and its service
+reloaded again. An invalid state is logged once, with its file, line and
+field; the running configuration stays. A reconcile that could not finish
+for a passing reason (a service not running yet, a unit busy) is retried
+every 10 s, the first one at start included. keepalived.conf is reloaded
+(never started) through systemd. While keepalived has made this node
+MASTER (recorded by ` + "`hakgen-agent notify`" + `, and the Floating IP on its
+interface), the Floating IP's owner is checked every --heal-interval and the
+IP assigned back here if needed.
 
 Reload methods (--reload):
   systemd        ReloadUnit over D-Bus, verified through the master socket's
@@ -63,102 +65,105 @@ Reload methods (--reload):
 
 Under systemd use Type=notify: READY=1 follows the first reconcile, STATUS=
 shows the applied state or the current error, and WATCHDOG=1 is sent when
-WatchdogSec= is set. The status is written to --status-file after every
-reconcile; read it with ` + "`hakgen-agent status`" + `.
+WatchdogSec= is set. Logs go to the journal with their levels when stderr is
+the journal. The status is written to --status-file after every reconcile;
+read it with ` + "`hakgen-agent status`" + `.`
 
-Examples:
-  hakgen-agent run
+const runExamples = `  hakgen-agent run
   hakgen-agent run --reload master-socket --log-format json
   hakgen-agent run --state ./state.yaml --haproxy-config /tmp/haproxy.cfg --reload none \
-      --last-good /tmp/haproxy.cfg.last-good --status-file /tmp/hakgen-status.json
-`
+      --last-good /tmp/haproxy.cfg.last-good --status-file /tmp/hakgen-status.json`
 
-// runFlags are the flags of `run`.
-type runFlags struct {
-	state, config, lastGood, reload, unit, socket, bin, status *string
-	node, kaConfig, kaLastGood, kaUnit, kaBin, stateDir        *string
-	kaPidFile                                                  *string
-	startInactive                                              *bool
-	resync, minQuiet, maxQuiet, minReload, healInterval        *time.Duration
-	log                                                        logFlags
+// runOptions are the flags of run.
+type runOptions struct {
+	state, config, lastGood, reload, unit, socket, bin, status string
+	node, kaConfig, kaLastGood, kaUnit, kaBin, kaPidFile       string
+	stateDir, agentPath                                        string
+	startInactive                                              bool
+	resync, minQuiet, maxQuiet, minReload, healInterval        time.Duration
+	log                                                        logOptions
 }
 
-func daemonCommand() command {
-	return command{
-		name:    "run",
-		summary: "keep haproxy.cfg in line with the state file (the daemon)",
-		usage:   runUsage,
-		flags: func(fs *flag.FlagSet) func(context.Context, *env) error {
-			f := runFlags{
-				state:     fs.String("state", DefaultStatePath, "desired-state `FILE`"),
-				config:    fs.String("haproxy-config", DefaultHAProxyConfig, "the `FILE` HAProxy loads (its haproxy.cfg)"),
-				lastGood:  fs.String("last-good", DefaultLastGood, "`FILE` keeping the last-known-good haproxy.cfg"),
-				reload:    fs.String("reload", "", "reload `METHOD`: systemd, master-socket or none (default: systemd when "+systemdRunDir+" exists, else master-socket)"),
-				unit:      fs.String("unit", systemd.DefaultUnit, "systemd `UNIT` to reload (--reload systemd)"),
-				socket:    fs.String("master-socket", haproxy.DefaultMasterSocket, "HAProxy's master CLI `SOCKET` (the service's -S)"),
-				bin:       fs.String("haproxy-bin", "", "haproxy `binary` (default: "+haproxy.DefaultBin+", else haproxy in PATH)"),
-				status:    fs.String("status-file", agent.DefaultStatusPath, "status `FILE`, rewritten after every reconcile"),
-				resync:    fs.Duration("resync", agent.DefaultResync, "reconcile this often without any event"),
-				minQuiet:  fs.Duration("min-quiescence", agent.DefaultMinQuiescence, "reconcile once the state file was quiet this long"),
-				maxQuiet:  fs.Duration("max-quiescence", agent.DefaultMaxQuiescence, "reconcile at the latest this long after the first change of a burst"),
-				minReload: fs.Duration("min-reload-interval", agent.DefaultMinReloadInterval, "minimum time between two reloads (0: none)"),
-				log:       addLogFlags(fs),
+func (o *runOptions) addFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.state, "state", DefaultStatePath, "desired-state `FILE`")
+	fs.StringVar(&o.config, "haproxy-config", DefaultHAProxyConfig, "the `FILE` HAProxy loads (its haproxy.cfg)")
+	fs.StringVar(&o.lastGood, "last-good", DefaultLastGood, "`FILE` keeping the last-known-good haproxy.cfg")
+	fs.StringVar(&o.reload, "reload", "", "reload `METHOD`: systemd, master-socket or none (default: systemd when "+systemdRunDir+" exists, else master-socket)")
+	fs.StringVar(&o.unit, "unit", systemd.DefaultUnit, "systemd `UNIT` to reload (--reload systemd)")
+	fs.StringVar(&o.socket, "master-socket", haproxy.DefaultMasterSocket, "HAProxy's master CLI `SOCKET` (the service's -S)")
+	fs.StringVar(&o.bin, "haproxy-bin", "", "haproxy `binary` (default: "+haproxy.DefaultBin+", else haproxy in PATH)")
+	fs.StringVar(&o.status, "status-file", agent.DefaultStatusPath, "status `FILE`, rewritten after every reconcile")
+	fs.DurationVar(&o.resync, "resync", agent.DefaultResync, "reconcile this often without any event")
+	fs.DurationVar(&o.minQuiet, "min-quiescence", agent.DefaultMinQuiescence, "reconcile once the state file was quiet this long")
+	fs.DurationVar(&o.maxQuiet, "max-quiescence", agent.DefaultMaxQuiescence, "reconcile at the latest this long after the first change of a burst")
+	fs.DurationVar(&o.minReload, "min-reload-interval", agent.DefaultMinReloadInterval, "minimum time between two reloads (0: none)")
+	o.log.addFlags(fs)
+	fs.StringVar(&o.node, "node", "", "this node's `NAME` in loadBalancers (default: the one with a local address)")
+	fs.StringVar(&o.kaConfig, "keepalived-config", DefaultKeepalivedConfig, "the keepalived.conf `FILE`, kept current when the state has a keepalived section")
+	fs.StringVar(&o.kaLastGood, "keepalived-last-good", DefaultKeepalivedLastGood, "`FILE` keeping the last-known-good keepalived.conf")
+	fs.StringVar(&o.kaUnit, "keepalived-unit", DefaultKeepalivedUnit, "systemd `UNIT` of keepalived, reloaded (never started) with --reload systemd")
+	fs.StringVar(&o.kaBin, "keepalived-bin", "", "keepalived `binary` for `keepalived -t` (default: "+keepalived.DefaultBin+")")
+	fs.StringVar(&o.kaPidFile, "keepalived-pid-file", DefaultKeepalivedPidFile, "keepalived's pid `FILE`: the Floating IP is healed only while the process it names runs")
+	fs.StringVar(&o.stateDir, "state-dir", failover.DefaultStateDir, "`DIR` of the notify runs' recorded state and the server ID cache")
+	addAgentPathFlag(fs, &o.agentPath)
+	fs.DurationVar(&o.healInterval, "heal-interval", failover.DefaultHealInterval, "while MASTER, check the Floating IP's owner this often (0: never)")
+	fs.BoolVar(&o.startInactive, "start-inactive", true, "--reload systemd: start --unit when a new haproxy.cfg is installed while it is not running (false: leave it stopped, reload owed)")
+}
 
-				node:          fs.String("node", "", "this node's `NAME` in loadBalancers (default: the one with a local address)"),
-				kaConfig:      fs.String("keepalived-config", DefaultKeepalivedConfig, "the keepalived.conf `FILE`, kept current when the state has a keepalived section"),
-				kaLastGood:    fs.String("keepalived-last-good", DefaultKeepalivedLastGood, "`FILE` keeping the last-known-good keepalived.conf"),
-				kaUnit:        fs.String("keepalived-unit", DefaultKeepalivedUnit, "systemd `UNIT` of keepalived, reloaded (never started) with --reload systemd"),
-				kaBin:         fs.String("keepalived-bin", "", "keepalived `binary` for `keepalived -t` (default: "+keepalived.DefaultBin+")"),
-				kaPidFile:     fs.String("keepalived-pid-file", DefaultKeepalivedPidFile, "keepalived's pid `FILE`: the Floating IP is healed only while the process it names runs"),
-				stateDir:      fs.String("state-dir", failover.DefaultStateDir, "`DIR` of the notify runs' recorded state and the server ID cache"),
-				healInterval:  fs.Duration("heal-interval", failover.DefaultHealInterval, "while MASTER, check the Floating IP's owner this often (0: never)"),
-				startInactive: fs.Bool("start-inactive", true, "--reload systemd: start --unit when a new haproxy.cfg is installed while it is not running (false: leave it stopped, reload owed)"),
-			}
-			return func(ctx context.Context, e *env) error { return runDaemon(ctx, f, e) }
-		},
+func newRunCommand(e *env) *cobra.Command {
+	o := &runOptions{}
+	cmd := &cobra.Command{
+		Use:     "run",
+		Short:   "keep haproxy.cfg and keepalived.conf in line with the state file (the daemon)",
+		Long:    runLong,
+		Example: runExamples,
+		Args:    noArgs,
+		RunE:    func(cmd *cobra.Command, _ []string) error { return runDaemon(cmd.Context(), *o, e) },
 	}
+	e.bindFlags(cmd, o)
+	return cmd
 }
 
 // runDaemon wires the agent from the flags and runs it until ctx ends.
-func runDaemon(ctx context.Context, f runFlags, e *env) error {
+func runDaemon(ctx context.Context, o runOptions, e *env) error {
 	// SIGHUP is caught from the start: during set-up (a D-Bus connection
 	// may take seconds) its default action would end the process.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	log, err := newLogger(f.log, e.stderr)
+	log, err := newLogger(o.log, e.stderr)
 	if err != nil {
 		return err
 	}
 	defer log.Sync() //nolint:errcheck // stderr
-	if err := checkFlags(f); err != nil {
+	if err := o.check(); err != nil {
 		return err
 	}
-	bin, err := haproxy.FindBin(*f.bin)
+	bin, err := haproxy.FindBin(o.bin)
 	if err != nil {
 		return envErr(err)
 	}
-	checker := haproxy.Checker{Bin: bin, Args: serviceArgs(*f.socket)}
-	reloader, closeReloader, err := newReloader(ctx, f, checker, log)
+	checker := haproxy.Checker{Bin: bin, Args: serviceArgs(o.socket)}
+	reloader, closeReloader, err := newReloader(ctx, o, checker, log)
 	if err != nil {
 		return err
 	}
 	defer closeReloader()
-	kaTarget, closeKA, err := keepalivedTarget(ctx, f, log)
+	kaTarget, closeKA, err := keepalivedTarget(ctx, o, log)
 	if err != nil {
 		return err
 	}
 	defer closeKA()
-	for _, p := range []string{*f.lastGood, *f.kaLastGood} {
+	for _, p := range []string{o.lastGood, o.kaLastGood} {
 		if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
 			return envErr(fmt.Errorf("creating the directory of %s: %w", p, err))
 		}
 	}
-	a, err := agent.New(agentConfig(f, checker, reloader, kaTarget, log), log)
+	a, err := agent.New(agentConfig(o, checker, reloader, kaTarget, log), log)
 	if err != nil {
 		return envErr(err)
 	}
-	startHealer(ctx, f, log)
+	startHealer(ctx, o, log)
 	stopHUP := forwardSIGHUP(ctx, hup, a)
 	defer stopHUP()
 	if err := a.Run(ctx); err != nil {
@@ -167,43 +172,46 @@ func runDaemon(ctx context.Context, f runFlags, e *env) error {
 	return nil
 }
 
-func agentConfig(f runFlags, checker haproxy.Checker, reloader agent.Reloader, ka agent.Target, log *zap.Logger) agent.Config {
-	minReload := *f.minReload
+func agentConfig(o runOptions, checker haproxy.Checker, reloader agent.Reloader, ka agent.Target, log *zap.Logger) agent.Config {
+	minReload := o.minReload
 	if minReload == 0 {
 		minReload = -1 // agent.Config: zero takes the default, negative means none
 	}
 	return agent.Config{
-		StatePath:  *f.state,
-		StatusPath: *f.status,
+		StatePath:  o.state,
+		StatusPath: o.status,
 		Targets: []agent.Target{{
-			Name: "haproxy", Path: *f.config, LastGood: *f.lastGood,
-			Render: haproxyRender(*f.node), Checker: checker, Reloader: reloader,
+			Name: "haproxy", Path: o.config, LastGood: o.lastGood,
+			Render: haproxyRender(o.node), Checker: checker, Reloader: reloader,
 		}, ka},
-		Resync:            *f.resync,
-		MinQuiescence:     *f.minQuiet,
-		MaxQuiescence:     *f.maxQuiet,
+		Resync:            o.resync,
+		MinQuiescence:     o.minQuiet,
+		MaxQuiescence:     o.maxQuiet,
 		MinReloadInterval: minReload,
 		Notifier:          systemd.NewNotifier(log),
 	}
 }
 
-// checkFlags refuses flag values that cannot work, before anything starts.
-func checkFlags(f runFlags) error {
-	switch *f.reload {
+// check refuses option values that cannot work, before anything starts.
+func (o runOptions) check() error {
+	switch o.reload {
 	case "", reloadSystemd, reloadMaster, reloadNone:
 	default:
-		return usageErr("--reload %q: want %s, %s or %s", *f.reload, reloadSystemd, reloadMaster, reloadNone)
+		return usageErr("--reload %q: want %s, %s or %s", o.reload, reloadSystemd, reloadMaster, reloadNone)
 	}
-	for name, d := range map[string]time.Duration{"resync": *f.resync, "min-quiescence": *f.minQuiet, "max-quiescence": *f.maxQuiet} {
+	for name, d := range map[string]time.Duration{"resync": o.resync, "min-quiescence": o.minQuiet, "max-quiescence": o.maxQuiet} {
 		if d <= 0 {
 			return usageErr("--%s must be positive, not %s", name, d)
 		}
 	}
-	if *f.minReload < 0 {
+	if o.minReload < 0 {
 		return usageErr("--min-reload-interval must not be negative")
 	}
-	if *f.maxQuiet < *f.minQuiet {
-		return usageErr("--max-quiescence (%s) must not be shorter than --min-quiescence (%s)", *f.maxQuiet, *f.minQuiet)
+	if o.healInterval < 0 {
+		return usageErr("--heal-interval must not be negative")
+	}
+	if o.maxQuiet < o.minQuiet {
+		return usageErr("--max-quiescence (%s) must not be shorter than --min-quiescence (%s)", o.maxQuiet, o.minQuiet)
 	}
 	return nil
 }
@@ -241,15 +249,15 @@ func forwardSIGHUP(ctx context.Context, hup <-chan os.Signal, a *agent.Agent) (s
 // newReloader builds the reloader --reload asks for, and what releases it.
 // The master-socket reloader explains a failed reload with `haproxy -c` on
 // the installed file, since HAProxy 2.6's master CLI keeps no reason.
-func newReloader(ctx context.Context, f runFlags, checker haproxy.Checker, log *zap.Logger) (agent.Reloader, func(), error) {
-	method := reloadMethod(*f.reload)
+func newReloader(ctx context.Context, o runOptions, checker haproxy.Checker, log *zap.Logger) (agent.Reloader, func(), error) {
+	method := reloadMethod(o.reload)
 	switch method {
 	case reloadNone:
 		return agent.NoReload{}, func() {}, nil
 	case reloadMaster:
-		r := haproxy.NewMasterReloader(haproxy.NewMaster(*f.socket), log)
+		r := haproxy.NewMasterReloader(haproxy.NewMaster(o.socket), log)
 		r.Diagnose = func(ctx context.Context) string {
-			if _, err := checker.Check(ctx, *f.config); err != nil {
+			if _, err := checker.Check(ctx, o.config); err != nil {
 				return err.Error()
 			}
 			return ""
@@ -258,7 +266,7 @@ func newReloader(ctx context.Context, f runFlags, checker haproxy.Checker, log *
 	case reloadSystemd:
 		cctx, cancel := context.WithTimeout(ctx, systemd.DefaultConnectTimeout)
 		defer cancel()
-		r, err := agent.NewSystemdReloader(cctx, systemd.Options{Unit: *f.unit, NoStart: !*f.startInactive}, *f.socket, log)
+		r, err := agent.NewSystemdReloader(cctx, systemd.Options{Unit: o.unit, NoStart: !o.startInactive}, o.socket, log)
 		if err != nil {
 			return nil, nil, envErr(fmt.Errorf("--reload systemd: %w", err))
 		}

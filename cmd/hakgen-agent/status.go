@@ -1,9 +1,7 @@
 package main
 
 import (
-	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -12,37 +10,47 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
 	"github.com/hakgen/hakgen/agent"
 )
 
-const statusUsage = `
-Usage: hakgen-agent status [--status-file FILE] [--json]
-
+const statusLong = `
 Prints what the running agent (` + "`hakgen-agent run`" + `) last did, from its status
 file: the applied state's hash, when and how the last reconcile ended, the
-last error, and reload counts. --json prints the status file itself (its
-fields are stable: new ones may be added, none removed or renamed).
+last error, reload counts, and for each file it manages (haproxy.cfg,
+keepalived.conf) what runs. --json prints the status file itself (its
+fields are documented in README.md and stable: new ones may be added, none
+removed or renamed).
 
-Exits 0 when the last reconcile succeeded, 1 when it failed (the agent keeps
-the previous configuration running), 3 when there is no status (the agent
-never ran) or the agent that wrote it is gone.
+Exits 0 when the last reconcile succeeded, 1 when it failed (each file
+says what it runs), 3 when there is no status (the agent never ran) or the
+agent that wrote it is gone.`
 
-Examples:
-  hakgen-agent status
-  hakgen-agent status --json | jq .lastReconcile.outcome
-`
+// statusOptions are the flags of status.
+type statusOptions struct {
+	path   string
+	asJSON bool
+}
 
-func statusCommand() command {
-	return command{
-		name:    "status",
-		summary: "show what the running agent last did",
-		usage:   statusUsage,
-		flags: func(fs *flag.FlagSet) func(context.Context, *env) error {
-			path := fs.String("status-file", agent.DefaultStatusPath, "the agent's status `FILE`")
-			asJSON := fs.Bool("json", false, "print the status as JSON")
-			return func(_ context.Context, e *env) error { return showStatus(*path, *asJSON, e) }
-		},
+func (o *statusOptions) addFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.path, "status-file", agent.DefaultStatusPath, "the agent's status `FILE`")
+	fs.BoolVar(&o.asJSON, "json", false, "print the status as JSON")
+}
+
+func newStatusCommand(e *env) *cobra.Command {
+	o := &statusOptions{}
+	cmd := &cobra.Command{
+		Use:     "status",
+		Short:   "show what the running agent last did",
+		Long:    statusLong,
+		Example: "  hakgen-agent status\n  hakgen-agent status --json | jq .lastReconcile.outcome",
+		Args:    noArgs,
+		RunE:    func(*cobra.Command, []string) error { return showStatus(o.path, o.asJSON, e) },
 	}
+	e.bindFlags(cmd, o)
+	return cmd
 }
 
 func showStatus(path string, asJSON bool, e *env) error {

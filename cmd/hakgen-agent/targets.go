@@ -55,12 +55,9 @@ func haproxyRender(flagNode string) func(*state.State) ([]byte, error) {
 
 // keepalivedRender renders this node's keepalived.conf, or reports the
 // file unmanaged when the state has no keepalived section.
-func keepalivedRender(flagNode, statePath, stateDir string) func(*state.State) ([]byte, error) {
+func keepalivedRender(flagNode, statePath, stateDir, agentPath string) func(*state.State) ([]byte, error) {
 	// keepalived runs notify from /: paths it is given must be absolute.
-	passState, passDir := "", ""
-	if abs, err := filepath.Abs(statePath); err == nil && abs != DefaultStatePath {
-		passState = abs
-	}
+	passState, passDir := notifyStatePath(statePath), ""
 	if abs, err := filepath.Abs(stateDir); err == nil && abs != failover.DefaultStateDir {
 		passDir = abs
 	}
@@ -72,29 +69,29 @@ func keepalivedRender(flagNode, statePath, stateDir string) func(*state.State) (
 		if err != nil {
 			return nil, err
 		}
-		return render.Keepalived(s, render.KeepalivedOptions{Node: node, StatePath: passState, StateDir: passDir})
+		return render.Keepalived(s, render.KeepalivedOptions{Node: node, Agent: agentPath, StatePath: passState, StateDir: passDir})
 	}
 }
 
 // keepalivedTarget is keepalived.conf, checked with `keepalived -t` and
 // reloaded through systemd. keepalived is never started by the agent: an
 // operator may have stopped it on purpose, to move the Floating IP away.
-func keepalivedTarget(ctx context.Context, f runFlags, log *zap.Logger) (agent.Target, func(), error) {
+func keepalivedTarget(ctx context.Context, o runOptions, log *zap.Logger) (agent.Target, func(), error) {
 	t := agent.Target{
-		Name: "keepalived", Path: *f.kaConfig, LastGood: *f.kaLastGood, Perm: 0o644,
-		Render:   keepalivedRender(*f.node, *f.state, *f.stateDir),
-		Checker:  keepalived.Checker{Bin: *f.kaBin},
+		Name: "keepalived", Path: o.kaConfig, LastGood: o.kaLastGood, Perm: 0o644,
+		Render:   keepalivedRender(o.node, o.state, o.stateDir, o.agentPath),
+		Checker:  keepalived.Checker{Bin: o.kaBin},
 		Reloader: agent.NoReload{},
 	}
-	if reloadMethod(*f.reload) != reloadSystemd {
+	if reloadMethod(o.reload) != reloadSystemd {
 		log.Info("keepalived.conf is installed but keepalived is not reloaded without --reload systemd")
 		return t, func() {}, nil
 	}
 	cctx, cancel := context.WithTimeout(ctx, systemd.DefaultConnectTimeout)
 	defer cancel()
-	r, err := systemd.NewReloader(cctx, systemd.Options{Unit: *f.kaUnit, NoStart: true}, log.Named("keepalived"))
+	r, err := systemd.NewReloader(cctx, systemd.Options{Unit: o.kaUnit, NoStart: true}, log.Named("keepalived"))
 	if err != nil {
-		return agent.Target{}, nil, envErr(fmt.Errorf("--reload systemd for %s: %w", *f.kaUnit, err))
+		return agent.Target{}, nil, envErr(fmt.Errorf("--reload systemd for %s: %w", o.kaUnit, err))
 	}
 	t.Reloader = r
 	return t, r.Close, nil

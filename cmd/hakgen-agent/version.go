@@ -1,11 +1,11 @@
 package main
 
 import (
-	"context"
-	"flag"
 	"fmt"
 	"runtime"
 	"runtime/debug"
+
+	"github.com/spf13/cobra"
 )
 
 // version and commit are set at build time:
@@ -15,19 +15,23 @@ var (
 	commit  = ""
 )
 
-func versionCommand() command {
-	return command{
-		name:    "version",
-		summary: "print version, commit and Go version",
-		usage:   "Usage: hakgen-agent version\n\nPrints the version, the commit it was built from and the Go version.",
-		flags: func(fs *flag.FlagSet) func(context.Context, *env) error {
-			return func(_ context.Context, e *env) error {
-				v, c := buildVersion()
-				_, err := fmt.Fprintf(e.stdout, "hakgen-agent %s (commit %s, %s)\n", v, c, runtime.Version())
-				return err
-			}
+func newVersionCommand(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:     "version",
+		Short:   "print version, commit and Go version",
+		Long:    "Prints the version, the commit it was built from and the Go version (as --version does).",
+		Example: "  hakgen-agent version\n  hakgen-agent --version",
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, err := fmt.Fprintln(e.stdout, versionLine(buildVersion()))
+			return err
 		},
 	}
+}
+
+// versionLine is what version and --version print.
+func versionLine(v, c string) string {
+	return fmt.Sprintf("hakgen-agent %s (commit %s, %s)", v, c, runtime.Version())
 }
 
 // buildVersion returns the version and commit set at link time, falling
