@@ -19,15 +19,23 @@ type Outcome string
 
 // Outcomes, from best to worst: a reconcile reports its worst target's.
 const (
-	OutcomeUnchanged Outcome = "unchanged" // the file already held the rendered bytes
+	OutcomeUnchanged Outcome = "unchanged" // the file already held the rendered bytes, and runs
 	OutcomeApplied   Outcome = "applied"   // new file installed and the service reloaded
-	OutcomeInvalid   Outcome = "invalid"   // the state or the rendered file was refused; nothing touched
-	OutcomeError     Outcome = "error"     // a step failed before the rename; nothing touched
-	OutcomeReverted  Outcome = "reverted"  // the reload failed; last-known-good restored and reloaded
-	OutcomeBroken    Outcome = "broken"    // the reload and the rollback failed: needs an operator
+	// OutcomeOwed: the new file is installed, but its service is not
+	// running: it loads the file when it starts. Not a failure; the
+	// reload is retried.
+	OutcomeOwed Outcome = "owed"
+	// OutcomeHeld: the target's new file was not installed because
+	// another file of the same state failed; nothing touched.
+	OutcomeHeld     Outcome = "held"
+	OutcomeInvalid  Outcome = "invalid"  // the state or the rendered file was refused; nothing touched
+	OutcomeError    Outcome = "error"    // a step failed before the rename, or the reload did not happen; retried
+	OutcomeReverted Outcome = "reverted" // the reload failed; last-known-good restored and reloaded
+	OutcomeBroken   Outcome = "broken"   // the reload and the rollback failed: needs an operator
 )
 
-var severity = map[Outcome]int{OutcomeUnchanged: 0, OutcomeApplied: 1, OutcomeInvalid: 2, OutcomeError: 3, OutcomeReverted: 4, OutcomeBroken: 5}
+var severity = map[Outcome]int{OutcomeUnchanged: 0, OutcomeApplied: 1, OutcomeOwed: 2, OutcomeHeld: 3, OutcomeInvalid: 4,
+	OutcomeError: 5, OutcomeReverted: 6, OutcomeBroken: 7}
 
 // Hook points of a reconcile, in order (see Agent.hook).
 const (
@@ -45,85 +53,133 @@ type targetResult struct {
 	Failed   int    // failed reloads
 	Check    time.Duration
 	Reload   time.Duration
-	Err      error
+	// Err is why the state is not (yet) in force for this target; set for
+	// every outcome but unchanged, applied and owed.
+	Err error
+	// Note explains an owed reload, which is no failure.
+	Note string
 }
 
-// apply brings one target in line with s. It returns the outcome; Err is
-// set for every outcome but unchanged and applied.
-func (a *Agent) apply(ctx context.Context, t *target, s *state.State) targetResult {
+// action is what a prepared step still has to do to its target.
+type action int
+
+const (
+	actionNone    action = iota // nothing: unchanged, or failed
+	actionReload                // the file is right; its service must load it
+	actionInstall               // install the staged file, then reload
+)
+
+// step is one target's part of a reconcile: prepared (rendered, staged,
+// checked) first for every target, then installed and reloaded.
+type step struct {
+	t      *target
+	want   []byte // the rendered bytes
+	cur    []byte // the target's bytes before the reconcile
+	staged *atomicfile.Staged
+	action action
+	res    targetResult
+}
+
+// discard removes the staged file unless it was installed.
+func (st *step) discard() {
+	if st.staged != nil {
+		st.staged.Discard()
+		st.staged = nil
+	}
+}
+
+// prepare renders s for t and, when the bytes differ from the target's,
+// stages and checks them. Nothing outside the staged file is touched; a
+// failure is in the step's result.
+func (a *Agent) prepare(ctx context.Context, t *target, s *state.State) *step {
+	st := &step{t: t}
 	want, err := t.Render(s)
-	if errors.Is(err, ErrNotManaged) {
-		return targetResult{Outcome: OutcomeUnchanged}
+	switch {
+	case errors.Is(err, ErrNotManaged):
+		st.res.Outcome = OutcomeUnchanged
+		return st
+	case errors.Is(err, ErrNotReady):
+		return st.fail(OutcomeError, fmt.Errorf("rendering %s: %w", t.Path, err))
+	case err != nil:
+		return st.fail(OutcomeInvalid, fmt.Errorf("rendering %s: %w", t.Path, err))
 	}
-	if errors.Is(err, ErrNotReady) {
-		return targetResult{Outcome: OutcomeError, Err: fmt.Errorf("rendering %s: %w", t.Path, err)}
-	}
-	if err != nil {
-		return targetResult{Outcome: OutcomeInvalid, Err: fmt.Errorf("rendering %s: %w", t.Path, err)}
-	}
+	st.want = want
 	if t.failedHash != "" && hashOf(want) == t.failedHash {
 		// These exact bytes passed the check but failed to load and were
 		// rolled back: installing them again would only reload twice more.
 		// A changed state, or SIGHUP, tries again.
-		return targetResult{Outcome: OutcomeInvalid, Err: fmt.Errorf("not retried until the state changes or SIGHUP: %w", t.failedErr)}
+		return st.fail(OutcomeInvalid, fmt.Errorf("not retried until the state changes or SIGHUP: %w", t.failedErr))
 	}
-	cur, err := readTarget(t.Path)
-	if err != nil {
-		return targetResult{Outcome: OutcomeError, Err: err}
+	if st.cur, err = readTarget(t.Path); err != nil {
+		return st.fail(OutcomeError, err)
 	}
-	if bytes.Equal(want, cur) {
-		if !t.pending(cur) {
-			return targetResult{Outcome: OutcomeUnchanged}
+	if bytes.Equal(want, st.cur) {
+		st.res.Outcome = OutcomeUnchanged
+		if t.pending(st.cur) {
+			st.action = actionReload // the file is right, but may not run yet
+		} else {
+			t.loadedState = s.Hash()
 		}
-		// The file is right but the service may not run it yet.
-		return a.reload(ctx, t, want, targetResult{})
+		return st
 	}
-	res, err := a.install(ctx, t, want, cur)
-	if err != nil {
-		return res
-	}
-	return a.reload(ctx, t, want, res)
+	a.stageAndCheck(ctx, st)
+	return st
 }
 
-// install stages want, checks it, keeps the last-known-good copy and
-// renames want over the target. On any error the target is untouched and
-// res says why.
-func (a *Agent) install(ctx context.Context, t *target, want, cur []byte) (targetResult, error) {
-	var res targetResult
-	st, err := atomicfile.Stage(t.Path, want, t.Perm)
+func (st *step) fail(o Outcome, err error) *step {
+	st.res.Outcome, st.res.Err = o, err
+	return st
+}
+
+// stageAndCheck stages want beside the target and checks it.
+func (a *Agent) stageAndCheck(ctx context.Context, st *step) {
+	t := st.t
+	staged, err := atomicfile.Stage(t.Path, st.want, t.Perm)
 	if err != nil {
-		return fail(res, OutcomeError, err)
+		st.fail(OutcomeError, err)
+		return
 	}
-	committed := false
-	defer func() {
-		if !committed {
-			st.Discard()
-		}
-	}()
+	st.staged = staged
 	a.at(pointStaged)
 	if t.Checker != nil {
 		start := time.Now()
-		res.Warnings, err = t.Checker.Check(ctx, st.Path())
-		res.Warnings = strings.ReplaceAll(res.Warnings, st.Path(), t.Path+" (as staged)")
-		res.Check = time.Since(start)
+		warnings, err := t.Checker.Check(ctx, staged.Path())
+		st.res.Warnings = strings.ReplaceAll(warnings, staged.Path(), t.Path+" (as staged)")
+		st.res.Check = time.Since(start)
 		if err != nil {
-			err = &stagedError{err: err, staged: st.Path(), target: t.Path}
-			return fail(res, checkOutcome(ctx, err), fmt.Errorf("checking the new %s: %w", t.Path, err))
+			err = &stagedError{err: err, staged: staged.Path(), target: t.Path}
+			st.fail(checkOutcome(ctx, err), fmt.Errorf("checking the new %s: %w", t.Path, err))
+			return
 		}
 	}
 	a.at(pointChecked)
-	if err := t.keepLastGood(cur); err != nil {
-		return fail(res, OutcomeError, err)
+	st.action = actionInstall
+}
+
+// install keeps the last-known-good copy and renames the staged file over
+// the target. On any error the target is untouched and the step says why.
+func (a *Agent) install(st *step) {
+	if st.action != actionInstall {
+		return
+	}
+	t := st.t
+	if err := t.keepLastGood(st.cur); err != nil {
+		st.action = actionNone
+		st.fail(OutcomeError, err)
+		return
 	}
 	a.at(pointLastGood)
-	committed = true
-	if err := st.Commit(); err != nil && !holds(t.Path, want) {
+	staged := st.staged
+	st.staged = nil
+	if err := staged.Commit(); err != nil && !holds(t.Path, st.want) {
 		// Only a failed rename leaves the target untouched; a failed
 		// directory sync after it leaves want in place, to be loaded.
-		return fail(res, OutcomeError, err)
+		st.action = actionNone
+		st.fail(OutcomeError, err)
+		return
 	}
 	a.at(pointRenamed)
-	return res, nil
+	st.action = actionReload
 }
 
 // stagedError is a checker's error about a staged file, told as about the
@@ -182,15 +238,16 @@ var ErrNotManaged = errors.New("not managed by this state")
 // is taken as a refusal without it.
 var ErrRefused = errors.New("configuration refused")
 
-// reload reloads the service after want was installed; when that fails it
-// restores the last-known-good copy and reloads again (see rollback).
-func (a *Agent) reload(ctx context.Context, t *target, want []byte, in targetResult) (res targetResult) {
+// reload reloads the service after want (rendered from the state
+// stateHash) was installed; when that fails it restores the last-known-good
+// copy and reloads again (see rollback).
+func (a *Agent) reload(ctx context.Context, t *target, want []byte, in targetResult, stateHash string) (res targetResult) {
 	res = in
 	start := time.Now()
 	defer func() { res.Reload = time.Since(start) }()
 	err := t.Reloader.Reload(ctx)
 	if err == nil {
-		t.loaded = hashOf(want)
+		t.loaded, t.loadedState = hashOf(want), stateHash
 		res.Reloads++
 		res.Outcome = OutcomeApplied
 		return res
@@ -199,15 +256,15 @@ func (a *Agent) reload(ctx context.Context, t *target, want []byte, in targetRes
 	if notRunning(err) {
 		// Nothing runs the old file: keep the new one (it passed the
 		// check) for the service's next start, and owe a reload.
-		t.loaded = loadedUnknown
-		res.Outcome = OutcomeError
-		res.Err = fmt.Errorf("%s is not running; the new %s stays in place for its start: %w", t.Name, t.Path, err)
+		t.loaded, t.loadedState = loadedUnknown, ""
+		res.Outcome = OutcomeOwed
+		res.Note = fmt.Sprintf("%s is not running; it loads the new %s when it starts (%v)", t.Name, t.Path, err)
 		return res
 	}
 	if notTried(err) {
 		// The service never tried the new file (its unit was starting or
 		// stopping, or another job replaced ours): nothing to roll back.
-		t.loaded = loadedUnknown
+		t.loaded, t.loadedState = loadedUnknown, ""
 		res.Outcome = OutcomeError
 		res.Err = fmt.Errorf("%s did not reload; the new %s stays in place and the reload is retried: %w", t.Name, t.Path, err)
 		return res
@@ -234,7 +291,7 @@ func (t *target) rollback(ctx context.Context, res targetResult, reloadErr error
 	if err == nil {
 		err = t.Reloader.Reload(ctx)
 		if err == nil {
-			t.loaded = hashOf(restored)
+			t.loaded, t.loadedState = hashOf(restored), t.lastGoodState
 			res.Reloads++
 			res.Outcome, res.Err = OutcomeReverted, fmt.Errorf("%w; restored the last-known-good %s and reloaded it", reloadErr, t.Path)
 			return res
@@ -244,15 +301,9 @@ func (t *target) rollback(ctx context.Context, res targetResult, reloadErr error
 	}
 	// What the service runs is unknown now: a reload is owed, and no file
 	// becomes the last-known-good copy until one succeeds.
-	t.loaded = loadedUnknown
+	t.loaded, t.loadedState = loadedUnknown, ""
 	res.Outcome, res.Err = OutcomeBroken, errors.Join(reloadErr, err)
 	return res
-}
-
-// fail sets the outcome and error of res and returns both.
-func fail(res targetResult, o Outcome, err error) (targetResult, error) {
-	res.Outcome, res.Err = o, err
-	return res, err
 }
 
 func (a *Agent) at(point string) {

@@ -33,10 +33,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	l := &loop{Agent: a, sched: schedule{
 		min: a.cfg.MinQuiescence, max: a.cfg.MaxQuiescence, minReload: a.cfg.MinReloadInterval,
 	}}
-	l.step(ctx, TriggerStart)
+	reloaded, retry := l.step(ctx, TriggerStart)
+	l.sched.ran(time.Now(), reloaded)
 	a.cfg.Notifier.Ready()
 	a.log.Info("watching", zap.String("file", a.cfg.StatePath), zap.Duration("resync", a.cfg.Resync))
-	return l.run(ctx, w.hints)
+	return l.run(ctx, w.hints, retry)
 }
 
 // removeLeftovers removes the staged files a killed predecessor left beside
@@ -69,9 +70,12 @@ type loop struct {
 	loggedErr   string
 	loggedWarn  string
 	loggedWrite string
+	loggedOwed  string
 }
 
-func (l *loop) run(ctx context.Context, hints <-chan string) error {
+// run schedules reconciles until ctx ends; retry arms the retry timer at
+// once, for a first reconcile that could not finish.
+func (l *loop) run(ctx context.Context, hints <-chan string, retry bool) error {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	resync := time.NewTicker(l.cfg.Resync)
@@ -79,6 +83,9 @@ func (l *loop) run(ctx context.Context, hints <-chan string) error {
 	retryTimer := time.NewTimer(time.Hour)
 	retryTimer.Stop()
 	defer retryTimer.Stop()
+	if retry {
+		retryTimer.Reset(l.cfg.RetryInterval)
+	}
 	var ping <-chan time.Time
 	if d := l.cfg.Notifier.WatchdogInterval(); d > 0 {
 		t := time.NewTicker(d)
@@ -137,10 +144,7 @@ func (l *loop) step(ctx context.Context, trigger string) (reloaded, retry bool) 
 	}
 	l.cfg.Notifier.Status(st.Summary())
 	ok, failed := r.reloads()
-	// A step that could not finish for a passing reason (a reload owed, a
-	// unit busy, a file that cannot be written) is tried again soon.
-	retry = r.Outcome == OutcomeError || r.Outcome == OutcomeBroken
-	return ok+failed > 0, retry
+	return ok+failed > 0, r.retry()
 }
 
 // forgetFailures lets rendered bytes whose reload failed be tried again.
@@ -206,7 +210,10 @@ func (l *loop) report(trigger string, r result) {
 		log.Info("recovered", zap.String("hash", short(r.Hash)))
 		l.loggedErr = ""
 	}
-	if r.Outcome == OutcomeApplied {
+	l.once(&l.loggedOwed, r.notes(), func() {
+		log.Info("reload owed, retried", zap.String("hash", short(r.Hash)), zap.String("why", l.loggedOwed))
+	})
+	if r.changed() {
 		check, reload := r.durations()
 		log.Info("applied", zap.String("hash", short(r.Hash)), zap.Duration("took", r.Took),
 			zap.Duration("check", check), zap.Duration("reload", reload))
@@ -232,6 +239,27 @@ func (l *loop) once(last *string, text string, log func()) {
 	if text != "" {
 		log()
 	}
+}
+
+// notes joins the notes of the targets whose reload is owed.
+func (r result) notes() string {
+	var notes []string
+	for _, t := range r.Targets {
+		if t.Note != "" {
+			notes = append(notes, t.Note)
+		}
+	}
+	return strings.Join(notes, "; ")
+}
+
+// changed reports whether some target was installed and reloaded.
+func (r result) changed() bool {
+	for _, t := range r.Targets {
+		if t.Outcome == OutcomeApplied {
+			return true
+		}
+	}
+	return false
 }
 
 func (r result) durations() (check, reload time.Duration) {

@@ -273,8 +273,8 @@ func TestReconcileServiceNotRunning(t *testing.T) {
 	want := rendered(t, s)
 
 	r := reconcile(t, a)
-	if r.Outcome != OutcomeError || f.reloader.calls() != 1 || !bytes.Equal(readFile(t, f.target), want) {
-		t.Fatalf("outcome %s, %d reloads; want error, 1 reload and the new file kept", r.Outcome, f.reloader.calls())
+	if r.Outcome != OutcomeOwed || r.Err != nil || f.reloader.calls() != 1 || !bytes.Equal(readFile(t, f.target), want) || !r.retry() {
+		t.Fatalf("outcome %s (%v), %d reloads; want owed, no error, 1 reload, the new file kept, a retry", r.Outcome, r.Err, f.reloader.calls())
 	}
 	if r := reconcile(t, a); r.Outcome != OutcomeApplied || f.reloader.calls() != 2 || f.checker.calls() != 1 {
 		t.Errorf("once it runs: %s, %d reloads, %d checks; want applied by the owed reload alone", r.Outcome, f.reloader.calls(), f.checker.calls())

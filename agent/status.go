@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/hakgen/hakgen/internal/atomicfile"
@@ -62,15 +63,47 @@ type Counts struct {
 	Rollbacks     int `json:"rollbacks"`     // last-known-good restored and reloaded
 }
 
-// TargetStatus is one generated file.
+// TargetStatus is one generated file and what its service runs.
 type TargetStatus struct {
 	Name     string `json:"name"`
 	Path     string `json:"path"`
 	LastGood string `json:"lastGood"`
 	// Loaded is the SHA-256 of the bytes the service is known to run.
 	Loaded string `json:"loadedSha256"`
+	// StateHash is the hash of the state the running file was rendered
+	// from; "" when not known (a file the agent did not install).
+	StateHash string `json:"stateHash,omitempty"`
 	// Pending is true when the file on disk is not known to be loaded.
 	Pending bool `json:"pending"`
+	// Outcome is what the last reconcile did to this file.
+	Outcome Outcome `json:"outcome,omitempty"`
+	// Reason says why the last reconcile's state is not (yet) what runs:
+	// why the file was refused or held back, or why its reload is owed.
+	Reason string `json:"reason,omitempty"`
+}
+
+// Describe tells in words what runs from this file.
+func (t TargetStatus) Describe() string {
+	runs := "runs state " + short(t.StateHash)
+	if t.StateHash == "" {
+		runs = "runs a file the agent did not install (sha256 " + short(t.Loaded) + ")"
+		if t.Loaded == "" || t.Loaded == loadedUnknown {
+			runs = "what runs is not known"
+		}
+	}
+	switch t.Outcome {
+	case OutcomeUnchanged, OutcomeApplied:
+		return t.Path + " " + string(t.Outcome) + ": " + runs
+	case OutcomeOwed:
+		return t.Path + " installed, reload owed: " + firstLine(t.Reason)
+	case OutcomeInvalid, OutcomeHeld, OutcomeError:
+		return t.Path + " " + string(t.Outcome) + ", the previous file stays and " + runs + ": " + firstLine(t.Reason)
+	case OutcomeReverted:
+		return t.Path + " reverted to the last-known-good copy, which " + runs + ": " + firstLine(t.Reason)
+	case OutcomeBroken:
+		return t.Path + " broken: " + firstLine(t.Reason)
+	}
+	return t.Path + ": " + runs
 }
 
 // ReadStatus reads a status file. An empty path reads nothing and returns
@@ -151,10 +184,18 @@ func (b *statusBook) record(trigger string, r result, targets []*target) *Status
 	st.Last = rec
 	st.UpdatedAt = r.Start.Add(r.Took)
 	st.Targets = make([]TargetStatus, 0, len(targets))
-	for _, t := range targets {
+	for i, t := range targets {
 		cur, _ := readTarget(t.Path)
-		st.Targets = append(st.Targets, TargetStatus{Name: t.Name, Path: t.Path, LastGood: t.LastGood,
-			Loaded: t.loaded, Pending: t.pending(cur)})
+		ts := TargetStatus{Name: t.Name, Path: t.Path, LastGood: t.LastGood,
+			Loaded: t.loaded, StateHash: t.loadedState, Pending: t.pending(cur), Outcome: r.Outcome}
+		if i < len(r.Targets) {
+			tr := r.Targets[i]
+			ts.Outcome, ts.Reason = tr.Outcome, tr.Note
+			if tr.Err != nil {
+				ts.Reason = tr.Err.Error()
+			}
+		}
+		st.Targets = append(st.Targets, ts)
 	}
 	snapshot := *st
 	return &snapshot
@@ -167,14 +208,35 @@ func (s *Status) Summary() string {
 	case s.Last == nil:
 		return "starting"
 	case s.Healthy:
-		return fmt.Sprintf("state %s applied (last reconcile: %s)", short(s.AppliedHash), s.Last.Outcome)
-	default:
-		applied := "nothing applied yet"
-		if s.AppliedHash != "" {
-			applied = "keeping state " + short(s.AppliedHash)
+		sum := fmt.Sprintf("state %s applied (last reconcile: %s)", short(s.AppliedHash), s.Last.Outcome)
+		for _, t := range s.Targets {
+			if t.Outcome == OutcomeOwed {
+				sum += "; " + t.Name + " reload owed: not running"
+			}
 		}
-		return fmt.Sprintf("%s: %s; %s", s.Last.Outcome, firstLine(s.Last.Error), applied)
+		return sum
+	default:
+		return fmt.Sprintf("%s: %s; %s", s.Last.Outcome, firstLine(s.Last.Error), s.running())
 	}
+}
+
+// running says which state each service runs, for a failed reconcile.
+func (s *Status) running() string {
+	var parts []string
+	for _, t := range s.Targets {
+		switch {
+		case t.StateHash != "":
+			parts = append(parts, t.Name+" runs state "+short(t.StateHash))
+		case t.Loaded == "" || t.Loaded == loadedUnknown:
+			parts = append(parts, t.Name+": not known what runs")
+		default:
+			parts = append(parts, t.Name+" runs a file the agent did not install")
+		}
+	}
+	if len(parts) == 0 {
+		return "nothing applied yet"
+	}
+	return strings.Join(parts, ", ")
 }
 
 // short abbreviates a hash for people; state.State.Hash values are long.

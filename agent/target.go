@@ -21,6 +21,10 @@ type target struct {
 	// still owed (the agent died between rename and reload, or a reload
 	// and its rollback both failed). "" means no file.
 	loaded string
+	// loadedState is the hash of the state the loaded bytes were rendered
+	// from; "" when not known (a file the agent did not install, say).
+	// lastGoodState is the same for the last-known-good copy.
+	loadedState, lastGoodState string
 	// failedHash is the hash of rendered bytes whose reload failed and
 	// was rolled back, with that failure; "" when none. Such bytes are
 	// not installed again until a SIGHUP clears it (see Agent.step).
@@ -42,7 +46,7 @@ func newTarget(t Target, prev *Status) (*target, error) {
 	}
 	rt := &target{Target: t, loaded: hashOf(cur)}
 	if ts, ok := prev.target(t.Name, t.Path); ok {
-		rt.loaded = ts.Loaded
+		rt.loaded, rt.loadedState = ts.Loaded, ts.StateHash
 	}
 	return rt, nil
 }
@@ -80,6 +84,7 @@ func (t *target) keepLastGood(cur []byte) error {
 	if cur == nil || t.pending(cur) {
 		return nil
 	}
+	t.lastGoodState = t.loadedState
 	if old, err := os.ReadFile(t.LastGood); err == nil && bytes.Equal(old, cur) {
 		return nil
 	}

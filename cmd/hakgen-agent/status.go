@@ -79,7 +79,7 @@ func showStatus(path string, asJSON bool, e *env) error {
 	case !alive(st.PID):
 		return envErr(fmt.Errorf("the agent that wrote %s (pid %d) is not running: this status is from its last run", path, st.PID))
 	case !st.Healthy && st.Last != nil:
-		return fmt.Errorf("the last reconcile failed (%s); the previous configuration stays in place", st.Last.Outcome)
+		return fmt.Errorf("the last reconcile failed (%s); see each file above for what runs", st.Last.Outcome)
 	}
 	return nil
 }
@@ -98,7 +98,10 @@ func alive(pid int) bool {
 func printStatus(w io.Writer, st *agent.Status, now time.Time) {
 	fmt.Fprintf(w, "%s\n\n", st.Summary())
 	row := func(k, format string, args ...any) {
-		fmt.Fprintf(w, "  %-16s "+format+"\n", append([]any{k + ":"}, args...)...)
+		if k != "" {
+			k += ":"
+		}
+		fmt.Fprintf(w, "  %-16s "+format+"\n", append([]any{k}, args...)...)
 	}
 	row("state file", "%s", st.StateFile)
 	if st.AppliedHash == "" {
@@ -122,11 +125,11 @@ func printStatus(w io.Writer, st *agent.Status, now time.Time) {
 	row("reloads", "%d ok, %d failed, %d rolled back; %d reconciles since %s (pid %d)",
 		c.Reloads, c.ReloadsFailed, c.Rollbacks, c.Reconciles, when(st.StartedAt, now), st.PID)
 	for _, t := range st.Targets {
-		pending := ""
-		if t.Pending {
-			pending = ", reload owed: the file on disk is not known to be loaded"
+		row(t.Name, "%s", t.Describe())
+		if t.Reason != "" && strings.Contains(t.Reason, "\n") {
+			row("", "%s", indent(t.Reason))
 		}
-		row(t.Name, "%s (loaded sha256 %s%s); last known good: %s", t.Path, abbrev(t.Loaded), pending, t.LastGood)
+		row("", "loaded sha256 %s; last known good: %s", abbrev(t.Loaded), t.LastGood)
 	}
 }
 
