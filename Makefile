@@ -63,6 +63,10 @@ DEB_EPOCH   := $(shell git log -1 --format=%ct 2>/dev/null || date +%s)
 DEB_DATE    := $(shell date -u -R -d @$(DEB_EPOCH))
 DEB_LDFLAGS := -s -w -X main.version=$(DEB_VERSION) -X main.commit=$(COMMIT)
 
+# The example /etc/hakgen/state.yaml of the package: a header with the
+# marker line the unit waits for, then the README's quick-start state.
+PACKAGED_STATE := packaging/state-header.yaml testdata/quickstart.yaml
+
 .PHONY: deb $(DEB_ARCHES:%=deb-%) clean-deb
 
 deb: $(DEB_ARCHES:%=deb-%)
@@ -75,7 +79,9 @@ $(DEB_ARCHES:%=deb-%): deb-%:
 		-modcache "$$($(GO) env GOMODCACHE)" -goroot "$$($(GO) env GOROOT)" >$(DIST)/$*/doc/copyright
 	sed -e 's/@VERSION@/$(DEB_VERSION)/' -e 's/@DATE@/$(DEB_DATE)/' packaging/changelog | gzip -9n >$(DIST)/$*/doc/changelog.gz
 	cp README.md $(DIST)/$*/doc/README.md
+	cat $(PACKAGED_STATE) >$(DIST)/$*/state.yaml
 	SOURCE_DATE_EPOCH=$(DEB_EPOCH) HAKGEN_DEB_VERSION='$(DEB_VERSION)' HAKGEN_DEB_ARCH=$* HAKGEN_DEB_BIN=$(DIST)/$*/hakgen-agent HAKGEN_DEB_DOC=$(DIST)/$*/doc \
+		HAKGEN_DEB_STATE=$(DIST)/$*/state.yaml \
 		$(GO) tool nfpm package --packager deb --config packaging/nfpm.yaml --target $(DIST)/hakgen-agent_$(DEB_VERSION)_$*.deb
 
 clean-deb:

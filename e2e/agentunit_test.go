@@ -76,10 +76,19 @@ func TestAgentUnitSandbox(t *testing.T) {
 	run(t, m, "ip", "addr", "add", "10.0.0.5/24", "dev", "enp7s0")
 	run(t, m, "ip", "link", "set", "enp7s0", "up")
 	run(t, m, "ip", "link", "set", "peer0", "up")
+	// lb1's public interface, for the Floating IP, and the API token.
+	run(t, m, "ip", "link", "add", "eth0", "type", "veth", "peer", "name", "peer1")
+	run(t, m, "ip", "link", "set", "eth0", "up")
+	writeFile(t, m, "/etc/hakgen/hcloud-token", "sandbox-probe-token\n")
+	run(t, m, "chmod", "600", "/etc/hakgen/hcloud-token")
 	// The example without its marker line; stats on loopback so haproxy
-	// can bind it.
-	state := strings.Replace(dropFirstLine(readFile(t, m, statePath)), "bind: 10.0.0.5:8404", "bind: 127.0.0.1:8404", 1)
-	writeFile(t, m, statePath, state)
+	// can bind it, and a maxconn within the machine's file limit (the
+	// host's, often 20000).
+	state := strings.Replace(dropFirstLine(readFile(t, m, statePath)), `bind: "10.0.0.5:8404"`, `bind: "127.0.0.1:8404"`, 1)
+	if !strings.Contains(state, `bind: "127.0.0.1:8404"`) {
+		t.Fatalf("the packaged example no longer binds stats on 10.0.0.5:\n%s", state)
+	}
+	writeFile(t, m, statePath, state+"haproxy: {maxconn: 2000}\n")
 	writeFile(t, m, "/etc/haproxy/haproxy.cfg", tcpConfig(8401))
 	writeFile(t, m, "/etc/keepalived/keepalived.conf", keepalivedConfig)
 	systemctl(t, m, "start", "haproxy.service", "keepalived.service")

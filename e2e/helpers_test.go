@@ -31,6 +31,20 @@ func eventually(t *testing.T, what string, check func() error) {
 	t.Fatalf("%s: still failing after %d tries: %v", what, pollTries, err)
 }
 
+// eventuallyWithin retries check every pollPause until it returns nil or
+// within has passed, and fails t with the last error otherwise.
+func eventuallyWithin(t *testing.T, within time.Duration, what string, check func() error) {
+	t.Helper()
+	var err error
+	for range int(within / pollPause) {
+		if err = check(); err == nil {
+			return
+		}
+		time.Sleep(pollPause)
+	}
+	t.Fatalf("%s: still failing after %s: %v", what, within, err)
+}
+
 // run runs argv inside m and fails t when it fails.
 func run(t *testing.T, m *sdbox.Machine, argv ...string) string {
 	t.Helper()

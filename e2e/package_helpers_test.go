@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -38,29 +39,57 @@ type builtDeb struct {
 	version string // the Debian version
 }
 
+// The package every test installs, built once per run of the tests.
+var (
+	debOnce  sync.Once
+	debBuilt builtDeb
+	debErr   error
+)
+
+// TestMain removes the package built for the tests when they are done.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if debBuilt.dir != "" {
+		os.RemoveAll(debBuilt.dir)
+	}
+	os.Exit(code)
+}
+
 // buildDeb builds the package for the host's architecture with the
-// Makefile's own target, into a directory of t's.
+// Makefile's own target, once for all tests of this run.
 func buildDeb(t *testing.T) builtDeb {
 	t.Helper()
 	mk := tooltest.Need(t, "make")
+	debOnce.Do(func() { debBuilt, debErr = makeDeb(mk) })
+	if debErr != nil {
+		t.Fatal(debErr)
+	}
+	return debBuilt
+}
+
+func makeDeb(mk string) (builtDeb, error) {
 	root, err := filepath.Abs("..")
 	if err != nil {
-		t.Fatal(err)
+		return builtDeb{}, err
 	}
-	dir := t.TempDir()
+	dir, err := os.MkdirTemp("", "hakgen-e2e-deb-")
+	if err != nil {
+		return builtDeb{}, err
+	}
+	deb := builtDeb{dir: dir}
 	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, mk, "-C", root, "deb-"+runtime.GOARCH, "DIST="+dir)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("make deb-%s: %v\n%s", runtime.GOARCH, err, out)
+		return deb, fmt.Errorf("make deb-%s: %v\n%s", runtime.GOARCH, err, out)
 	}
 	matches, err := filepath.Glob(filepath.Join(dir, "hakgen-agent_*_"+runtime.GOARCH+".deb"))
 	if err != nil || len(matches) != 1 {
-		t.Fatalf("make deb-%s built %v (%v), want one package", runtime.GOARCH, matches, err)
+		return deb, fmt.Errorf("make deb-%s built %v (%v), want one package", runtime.GOARCH, matches, err)
 	}
-	name := filepath.Base(matches[0])
-	version := strings.TrimSuffix(strings.TrimPrefix(name, "hakgen-agent_"), "_"+runtime.GOARCH+".deb")
-	return builtDeb{dir: dir, name: name, version: version}
+	deb.name = filepath.Base(matches[0])
+	deb.version = strings.TrimSuffix(strings.TrimPrefix(deb.name, "hakgen-agent_"), "_"+runtime.GOARCH+".deb")
+	return deb, nil
 }
 
 // bootForPackage boots a machine in which dpkg can install deb: /usr is a

@@ -207,13 +207,15 @@ func checkFiles(t *testing.T, root string) {
 	t.Helper()
 	for installed, source := range map[string]string{
 		"lib/systemd/system/hakgen-agent.service":  "packaging/hakgen-agent.service",
-		"etc/hakgen/state.yaml":                    "packaging/state.yaml",
 		"usr/share/lintian/overrides/hakgen-agent": "packaging/lintian/hakgen-agent",
 		"usr/share/doc/hakgen-agent/README.md":     "README.md",
 	} {
 		if readFile(t, filepath.Join(root, installed)) != readRepo(t, source) {
 			t.Errorf("/%s differs from %s", installed, source)
 		}
+	}
+	if readFile(t, filepath.Join(root, "etc/hakgen/state.yaml")) != packagedState(t) {
+		t.Errorf("/etc/hakgen/state.yaml differs from packaging/state-header.yaml followed by testdata/quickstart.yaml")
 	}
 }
 

@@ -28,5 +28,12 @@ func readRepo(t *testing.T, rel string) string {
 	return string(data)
 }
 
+// packagedState is the example /etc/hakgen/state.yaml `make deb` puts in the
+// package: the header with its marker line, then the quick-start state.
+func packagedState(t *testing.T) string {
+	t.Helper()
+	return readRepo(t, "packaging/state-header.yaml") + readRepo(t, "testdata/quickstart.yaml")
+}
+
 // asExit reports whether err is an *exec.ExitError, and sets *target.
 func asExit(err error, target **exec.ExitError) bool { return errors.As(err, target) }

@@ -94,7 +94,7 @@ func TestUnitSettings(t *testing.T) {
 // the shipped example state and on an edited copy.
 func TestUnitHoldsBackExampleState(t *testing.T) {
 	cond := execCondition(t)
-	example := readRepo(t, "packaging/state.yaml")
+	example := packagedState(t)
 	edited := example[strings.Index(example, "\n")+1:]
 	for _, tc := range []struct {
 		name, state string

@@ -47,7 +47,7 @@ func TestHAProxyGoldenPassesHAProxy30(t *testing.T) {
 		t.Fatalf("the tree at %s does not hold HAProxy 3.0: %v\n%s", root, err, version)
 	}
 	for _, c := range goldenCases(t) {
-		golden := strings.TrimSuffix(c, ".yaml") + ".cfg.golden"
+		golden := goldenFile(c)
 		data, err := os.ReadFile(golden)
 		if err != nil {
 			t.Fatal(err)

@@ -42,13 +42,31 @@ func loadCase(t *testing.T, yamlPath string) *state.State {
 	return s
 }
 
+// sharedStates are the states the README, the HA lab and several packages
+// share (the quick-start pair, a minimal and a full state): golden cases
+// too, with their golden files kept here.
+const sharedStates = "../testdata"
+
+// goldenCases lists the golden states: this package's and the shared ones.
 func goldenCases(t *testing.T) []string {
 	t.Helper()
 	cases, err := filepath.Glob("testdata/haproxy/*.yaml")
-	if err != nil || len(cases) < 10 {
-		t.Fatalf("want at least 10 golden cases, found %d (%v)", len(cases), err)
+	shared, err2 := filepath.Glob(filepath.Join(sharedStates, "*.yaml"))
+	cases = append(cases, shared...)
+	if err != nil || err2 != nil || len(cases) < 10 || len(shared) < 3 {
+		t.Fatalf("want at least 10 golden cases and the 3 shared states, found %d (%v, %v)", len(cases), err, err2)
 	}
 	return cases
+}
+
+// goldenFile is the golden haproxy.cfg of a golden state: beside it, or
+// for a shared state here, named shared-NAME.
+func goldenFile(yamlPath string) string {
+	base := strings.TrimSuffix(filepath.Base(yamlPath), ".yaml")
+	if filepath.Dir(yamlPath) == sharedStates {
+		return filepath.Join("testdata", "haproxy", "shared-"+base+".cfg.golden")
+	}
+	return strings.TrimSuffix(yamlPath, ".yaml") + ".cfg.golden"
 }
 
 // TestHAProxyGolden renders every testdata state and compares the bytes
@@ -61,7 +79,7 @@ func TestHAProxyGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden := strings.TrimSuffix(c, ".yaml") + ".cfg.golden"
+			golden := goldenFile(c)
 			if *update {
 				if err := os.WriteFile(golden, got, 0o644); err != nil {
 					t.Fatal(err)
@@ -89,7 +107,7 @@ var allowedWarning = regexp.MustCompile(`could not resolve address`)
 func TestHAProxyGoldenPassesHAProxyCheck(t *testing.T) {
 	bin := tooltest.Need(t, "haproxy")
 	for _, c := range goldenCases(t) {
-		golden := strings.TrimSuffix(c, ".yaml") + ".cfg.golden"
+		golden := goldenFile(c)
 		t.Run(filepath.Base(golden), func(t *testing.T) {
 			t.Parallel()
 			assertHAProxyAccepts(t, bin, golden)

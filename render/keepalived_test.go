@@ -29,12 +29,17 @@ type keepalivedCase struct {
 func keepalivedCases(t *testing.T) []keepalivedCase {
 	t.Helper()
 	files, err := filepath.Glob("testdata/keepalived/*.yaml")
+	shared, _ := filepath.Glob(filepath.Join(sharedStates, "*.yaml"))
+	files = append(files, shared...)
 	if err != nil || len(files) < 4 {
 		t.Fatalf("want at least 4 keepalived golden states, found %d (%v)", len(files), err)
 	}
 	var cases []keepalivedCase
 	for _, f := range files {
 		base := strings.TrimSuffix(f, ".yaml")
+		if filepath.Dir(f) == sharedStates {
+			base = filepath.Join("testdata", "keepalived", "shared-"+filepath.Base(base))
+		}
 		for _, lb := range loadCase(t, f).LoadBalancers {
 			cases = append(cases, keepalivedCase{
 				name: filepath.Base(base) + "." + lb.Name, yaml: f, node: lb.Name,
@@ -96,7 +101,7 @@ func TestKeepalivedGoldenPassesKeepalivedCheck(t *testing.T) {
 			if err := os.WriteFile(path, cfg, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			code, out := keepalivedCheck(t, unshare, ip, bin, s.Keepalived.Interface, path)
+			code, out := keepalivedCheck(t, unshare, ip, bin, s.Keepalived.Interface, path, floatingIface(s)...)
 			if code != 0 || out != "" {
 				t.Errorf("keepalived -t -f %s: exit %d (0 clean, 4 fatal, 5 warnings, 6 security), output:\n%s\nconfiguration:\n%s", c.golden, code, out, cfg)
 			}
@@ -105,13 +110,18 @@ func TestKeepalivedGoldenPassesKeepalivedCheck(t *testing.T) {
 }
 
 // keepalivedCheck runs `keepalived -t -f path` in a new network namespace
-// holding a veth named iface, and returns its exit code and output.
-func keepalivedCheck(t *testing.T, unshare, ip, bin, iface, path string) (int, string) {
+// holding a veth named iface (and one named extra, unless empty), and
+// returns its exit code and output.
+func keepalivedCheck(t *testing.T, unshare, ip, bin, iface, path string, extra ...string) (int, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	script := `"$1" link add "$2" type veth peer name hakgen-peer || exit 100; exec "$3" -t -f "$4"`
-	cmd := exec.CommandContext(ctx, unshare, "--net", "--", "/bin/sh", "-c", script, "sh", ip, iface, bin, path)
+	script := `ip="$1"; iface="$2"; bin="$3"; conf="$4"; shift 4
+"$ip" link add "$iface" type veth peer name hakgen-peer || exit 100
+for extra; do "$ip" link add "$extra" type veth peer name "$extra-peer" || exit 100; done
+exec "$bin" -t -f "$conf"`
+	args := append([]string{"--net", "--", "/bin/sh", "-c", script, "sh", ip, iface, bin, path}, extra...)
+	cmd := exec.CommandContext(ctx, unshare, args...)
 	out, err := cmd.CombinedOutput()
 	var exitErr *exec.ExitError
 	switch {
@@ -126,6 +136,15 @@ func keepalivedCheck(t *testing.T, unshare, ip, bin, iface, path string) (int, s
 	}
 	t.Fatalf("running keepalived -t: %v\n%s", err, out)
 	return 0, ""
+}
+
+// floatingIface is the Floating IP's own interface, when the state names
+// one apart from keepalived's.
+func floatingIface(s *state.State) []string {
+	if f := s.FloatingIP; f != nil && f.Interface != "" && f.Interface != s.Keepalived.Interface {
+		return []string{f.Interface}
+	}
+	return nil
 }
 
 // rootOwnedExecutable returns an executable keepalived accepts as a
@@ -216,7 +235,7 @@ func TestKeepalivedCheckSeesProblems(t *testing.T) {
 	bin := tooltest.Need(t, "keepalived")
 	unshare := tooltest.Need(t, "unshare")
 	ip := tooltest.Need(t, "ip")
-	s := loadCase(t, "testdata/keepalived/pair.yaml")
+	s := loadCase(t, filepath.Join(sharedStates, "quickstart.yaml"))
 
 	open := filepath.Join(t.TempDir(), "open")
 	if err := os.Mkdir(open, 0o777); err != nil {
@@ -244,7 +263,7 @@ func TestKeepalivedCheckSeesProblems(t *testing.T) {
 			if err := os.WriteFile(path, cfg, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			code, out := keepalivedCheck(t, unshare, ip, bin, c.iface, path)
+			code, out := keepalivedCheck(t, unshare, ip, bin, c.iface, path, floatingIface(s)...)
 			if code != 5 || !strings.Contains(out, c.want) {
 				t.Errorf("keepalived -t: exit %d, output:\n%s\nwant exit 5 and %q", code, out, c.want)
 			}

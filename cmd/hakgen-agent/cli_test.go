@@ -220,7 +220,7 @@ func TestValidateChecksFailoverSections(t *testing.T) {
 // validate says the service will not start until the marker line is gone.
 func TestValidateNotesTheExampleMarker(t *testing.T) {
 	bin := tooltest.Need(t, "haproxy")
-	example := writeState(t, string(mustRead(t, "../../packaging/state.yaml")))
+	example := writeState(t, string(mustRead(t, "../../packaging/state-header.yaml"))+string(mustRead(t, "../../testdata/quickstart.yaml")))
 	code, _, stderr := runCLI(t, "validate", "--offline", "--state", example, "--haproxy-bin", bin)
 	if code != exitOK || !strings.Contains(stderr, "still begins with the example marker line") {
 		t.Errorf("exit %d, stderr:\n%s", code, stderr)
