@@ -193,7 +193,7 @@ func MaxConnFits(s *state.State, limit FDLimit) Result {
 	if limit.Hard > others {
 		fits = max(int((limit.Hard-others)/fdPerConn)-StatsMaxConn, 1)
 	}
-	return fail(check, "haproxy.maxconn", fmt.Sprintf("lower haproxy.maxconn to at most %d, or raise %s", fits, limit.Source),
+	return fail(check, "haproxy.maxconn", fmt.Sprintf("lower haproxy.maxconn to at most %d, or raise that limit", fits),
 		"maxconn %d (haproxy.maxconn %d + %d for stats) needs about %d file descriptors, but %s allows only %d: HAProxy would not start",
 		GlobalMaxConn(s), s.HAProxy.MaxConn, StatsMaxConn, need, limit.Source, limit.Hard)
 }

@@ -106,10 +106,10 @@ func (o *validateOptions) run(ctx context.Context, e *env) error {
 		return err
 	}
 	if !o.offline && v.node != "" {
+		v.checkInterfaces()
 		if err := v.checkKeepalived(ctx); err != nil {
 			return err
 		}
-		v.checkInterfaces()
 	}
 	if !o.offline {
 		v.checkFileLimit(ctx)
@@ -179,7 +179,9 @@ func (v *validation) checkHAProxy(ctx context.Context, cfg []byte) error {
 	var refused *haproxy.CheckError
 	switch {
 	case errors.As(err, &refused):
-		return fmt.Errorf("%s renders a haproxy.cfg that %s refuses:\n%s", v.opts.state, path, strings.TrimRight(refused.Output, "\n"))
+		v.results = append(v.results, preflight.Result{Check: "haproxy -c", Status: preflight.Fail,
+			Detail: fmt.Sprintf("renders a haproxy.cfg that %s refuses:\n%s", path, strings.TrimRight(refused.Output, "\n"))})
+		return nil
 	case err != nil:
 		return envErr(err)
 	}
@@ -216,7 +218,10 @@ func (v *validation) checkKeepalived(ctx context.Context) error {
 	var refused *keepalived.CheckError
 	switch {
 	case errors.As(err, &refused):
-		return fmt.Errorf("%s renders a keepalived.conf for %s that %s refuses (exit %d):\n%s", v.opts.state, v.node, bin, refused.ExitCode, strings.TrimRight(refused.Output, "\n"))
+		v.results = append(v.results, preflight.Result{Check: "keepalived -t", Status: preflight.Fail, Field: "keepalived",
+			Detail: fmt.Sprintf("renders a keepalived.conf for %s that %s refuses (exit %d):\n%s", v.node, bin, refused.ExitCode,
+				strings.ReplaceAll(strings.TrimRight(refused.Output, "\n"), tmp, "keepalived.conf"))})
+		return nil
 	case err != nil:
 		return envErr(err)
 	}
@@ -278,6 +283,9 @@ func (v *validation) report() error {
 	}
 	fmt.Fprintf(v.e.stdout, "%s is valid (%s): %d control planes, %d workers, %d extra ports; haproxy.cfg passes %s -c\n",
 		v.opts.state, where, len(s.ControlPlanes), len(s.Workers), len(s.ExtraPorts), v.haproxy)
+	if v.opts.offline {
+		fmt.Fprintf(v.e.stdout, "not checked offline: this node's interfaces, keepalived -t, the file-descriptor limit\n")
+	}
 	if v.kaStatus != "" {
 		fmt.Fprintf(v.e.stdout, "%s\n", v.kaStatus)
 	}
