@@ -15,9 +15,9 @@ import (
 // when withEth0), the built binary, and the quick start's state with its
 // token file in a temporary directory.
 type validateNode struct {
-	ns                    *testNetns
+	ns                     *testNetns
 	bin, dir, state, token string
-	unshare               string
+	unshare                string
 }
 
 func newValidateNode(t *testing.T, withEth0 bool) *validateNode {
