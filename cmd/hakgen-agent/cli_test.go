@@ -89,6 +89,8 @@ func TestExitCodes(t *testing.T) {
 		{"stray argument", []string{"render", "extra"}, exitUsage, `unexpected argument "extra"`},
 		{"bad server flag", []string{"render", "--control-plane", "cp1"}, exitUsage, `"cp1" is not NAME=ADDRESS`},
 		{"state and flags", []string{"render", "--state", good, "--worker", "w1=10.0.0.1"}, exitUsage, "cannot be combined"},
+		{"diff and output", []string{"render", "--diff", "--state", good, "-o", good + ".cfg"}, exitUsage, "--diff prints what would change and writes nothing: it cannot be combined with -o"},
+		{"mistyped command", []string{"rendr"}, exitUsage, `unknown command "rendr"; did you mean render?`},
 		{"invalid state", []string{"render", "--state", bad}, exitInvalid, bad + `:2:26: controlPlanes[0].address: "10.0.0.300" is not`},
 		{"missing state", []string{"render", "--state", bad + ".missing"}, exitEnvironment, "no such file or directory"},
 		{"invalid flag server", []string{"render", "--control-plane", "CP=10.0.0.1"}, exitInvalid, `command line: controlPlanes[0].name: "CP" is not a lowercase DNS label`},
@@ -227,5 +229,21 @@ func TestValidateNotesTheExampleMarker(t *testing.T) {
 	}
 	if !isExample(example) || isExample(writeState(t, "# hakgen\ncontrolPlanes: []\n")) {
 		t.Error("isExample does not tell the packaged example from another file")
+	}
+}
+
+// TestCobraConventions: flags after positional arguments, help CMD and
+// --version work as kubectl users expect.
+func TestCobraConventions(t *testing.T) {
+	if code, out, _ := runCLI(t, "help", "run"); code != exitOK || !strings.Contains(out, "Usage: hakgen-agent run") || !strings.Contains(out, "--heal-interval") {
+		t.Errorf("help run: exit %d\n%s", code, out)
+	}
+	code, out, _ := runCLI(t, "--version")
+	_, want, _ := runCLI(t, "version")
+	if code != exitOK || out != want || !strings.HasPrefix(out, "hakgen-agent ") {
+		t.Errorf("--version: exit %d %q, want %q", code, out, want)
+	}
+	if code, out, _ := runCLI(t, "completion", "bash"); code != exitOK || !strings.Contains(out, "__start_hakgen-agent") {
+		t.Errorf("completion bash: exit %d\n%.200s", code, out)
 	}
 }

@@ -394,3 +394,13 @@ func TestNotifyRequireVIP(t *testing.T) {
 		t.Errorf("%d requests, want none", n)
 	}
 }
+
+// TestNotifyFlagsAfterTheState: `notify MASTER --node lb1` parses its
+// flags after the positional argument, as kubectl users type it.
+func TestNotifyFlagsAfterTheState(t *testing.T) {
+	w := newNotifyWorld(t, "10.0.0.5", true)
+	code, stderr := w.notify(t, "MASTER", "--node", "lb1", "--deadline", "20s")
+	if code != exitOK || w.fake.Owner(fipID) != thisID {
+		t.Fatalf("exit %d, owner %d; stderr:\n%s", code, w.fake.Owner(fipID), stderr)
+	}
+}

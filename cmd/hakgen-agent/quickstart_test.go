@@ -105,6 +105,9 @@ func runQuickStartNode(t *testing.T, bin, ip, quick, name, addr string) {
 			t.Errorf("%s was not written: %v", want, err)
 		}
 	}
+	if conf := string(mustRead(t, filepath.Join(dir, "keepalived.conf"))); !strings.Contains(conf, `"`+bin+" check --url") || !strings.Contains(conf, `"`+bin+" notify") {
+		t.Errorf("keepalived.conf does not run --agent-path %s:\n%s", bin, conf)
+	}
 	time.Sleep(quickStartUptime - time.Since(started))
 	select {
 	case <-exited:
