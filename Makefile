@@ -25,7 +25,7 @@ ifneq ($(CI),)
 export HAKGEN_REQUIRE_TOOLS := 1
 endif
 
-.PHONY: run test build deps vet clean
+.PHONY: run test build deps vet tidy clean
 
 run:
 	@$(GO) run ./cmd/hakgen-agent render
@@ -47,7 +47,13 @@ deps:
 vet:
 	$(GO) vet ./...
 
-test: deps vet
+# The module files are tidy and every Go file is formatted: CI fails on
+# any difference, so the next change does not inherit one.
+tidy:
+	@out=$$($(GO) mod tidy -diff) || { echo "go.mod/go.sum are not tidy (go mod tidy -diff):"; echo "$$out"; exit 1; }
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
+
+test: deps vet tidy
 	$(GO) test -count=1 -timeout 20m ./...
 
 clean:
