@@ -80,14 +80,14 @@ func (s *State) decode(data []byte) (Problems, bool) {
 	case errors.Is(err, io.EOF):
 		return Problems{s.problem("", "the file is empty (expected at least controlPlanes)")}, false
 	case err != nil:
-		return Problems{s.syntaxProblem(err)}, false
+		return Problems{s.syntaxProblem(err, data)}, false
 	}
 	var next yaml.Node
 	if err := dec.Decode(&next); !errors.Is(err, io.EOF) {
 		p := s.problem("", "more than one YAML document (expected one; remove the second ---)")
 		p.Pos = Pos{next.Line, next.Column}
 		if err != nil {
-			p = s.syntaxProblem(err)
+			p = s.syntaxProblem(err, data)
 		}
 		return Problems{p}, false
 	}
@@ -124,13 +124,33 @@ func coveredBy(path string, problems Problems) bool {
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
-// syntaxProblem turns a YAML parser error into a Problem with its line.
-func (s *State) syntaxProblem(err error) Problem {
-	p := s.problem("", "invalid YAML: %v", err)
+// printable escapes control characters in a parser's message, which may
+// quote the character it stopped at: nothing from the file reaches a
+// terminal or the journal raw.
+func printable(msg string) string {
+	var b strings.Builder
+	for _, r := range msg {
+		if r < ' ' || r == 0x7f {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// syntaxProblem turns a YAML parser error about data into a Problem with
+// its line and, where it can be found, its column.
+func (s *State) syntaxProblem(err error, data []byte) Problem {
+	p := s.problem("", "invalid YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))
 	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
 		line, _ := strconv.Atoi(m[1])
 		p.Pos = Pos{Line: line}
 		p.Msg = "invalid YAML: " + m[2]
+	}
+	if pos, msg, ok := syntaxPos(data); ok {
+		p.Pos, p.Msg = pos, "invalid YAML: "+printable(msg)
 	}
 	return p
 }
