@@ -111,3 +111,26 @@ func TestREADMEQuickStartIsTestdata(t *testing.T) {
 		t.Errorf("README.md's quick-start state differs from testdata/quickstart.yaml:\n%s", got)
 	}
 }
+
+// TestREADMEErrorsExample runs the README's validate example on its state
+// and wants exactly the output the README shows.
+func TestREADMEErrorsExample(t *testing.T) {
+	block := between(t, readme(t), "errors-example")
+	cmdLine, want, _ := strings.Cut(block, "\n")
+	if cmdLine != "$ hakgen-agent validate --state state.yaml" {
+		t.Fatalf("the example's command is %q", cmdLine)
+	}
+	data, err := os.ReadFile("testdata/errors-example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(dir+"/state.yaml", data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	code, stdout, stderr := runCLI(t, "validate", "--state", "state.yaml")
+	if code != exitInvalid || stdout != "" || stderr != want {
+		t.Errorf("exit %d, stdout %q, stderr:\n%s\nwant exit 1 and the README's:\n%s", code, stdout, stderr, want)
+	}
+}
