@@ -86,8 +86,10 @@ $(DEB_ARCHES:%=deb-%): deb-%:
 	sed -e 's/@VERSION@/$(DEB_VERSION)/' -e 's/@DATE@/$(DEB_DATE)/' packaging/changelog | gzip -9n >$(DIST)/$*/doc/changelog.gz
 	cp README.md $(DIST)/$*/doc/README.md
 	cat $(PACKAGED_STATE) >$(DIST)/$*/state.yaml
+	$(GO) run ./cmd/hakgen-agent gendocs --man $(DIST)/$*/man --completion $(DIST)/$*/completion --date $(DEB_EPOCH)
+	gzip -9n $(DIST)/$*/man/*.8
 	SOURCE_DATE_EPOCH=$(DEB_EPOCH) HAKGEN_DEB_VERSION='$(DEB_VERSION)' HAKGEN_DEB_ARCH=$* HAKGEN_DEB_BIN=$(DIST)/$*/hakgen-agent HAKGEN_DEB_DOC=$(DIST)/$*/doc \
-		HAKGEN_DEB_STATE=$(DIST)/$*/state.yaml \
+		HAKGEN_DEB_STATE=$(DIST)/$*/state.yaml HAKGEN_DEB_MAN=$(DIST)/$*/man HAKGEN_DEB_COMPLETION=$(DIST)/$*/completion \
 		$(GO) tool nfpm package --packager deb --config packaging/nfpm.yaml --target $(DIST)/hakgen-agent_$(DEB_VERSION)_$*.deb
 
 clean-deb:

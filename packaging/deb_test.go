@@ -36,6 +36,23 @@ var debFiles = map[string]string{
 	"./usr/share/doc/hakgen-agent/changelog.gz":  "-rw-r--r--",
 	"./usr/share/doc/hakgen-agent/README.md":     "-rw-r--r--",
 	"./usr/share/lintian/overrides/hakgen-agent": "-rw-r--r--",
+	// Completions and man pages, written by `hakgen-agent gendocs`.
+	"./usr/share/bash-completion/completions/hakgen-agent":         "-rw-r--r--",
+	"./usr/share/zsh/vendor-completions/_hakgen-agent":             "-rw-r--r--",
+	"./usr/share/fish/vendor_completions.d/hakgen-agent.fish":      "-rw-r--r--",
+	"./usr/share/man/man8/hakgen-agent.8.gz":                       "-rw-r--r--",
+	"./usr/share/man/man8/hakgen-agent-check.8.gz":                 "-rw-r--r--",
+	"./usr/share/man/man8/hakgen-agent-completion.8.gz":            "-rw-r--r--",
+	"./usr/share/man/man8/hakgen-agent-completion-bash.8.gz":       "-rw-r--r--",
+	"./usr/share/man/man8/hakgen-agent-completion-fish.8.gz":       "-rw-r--r--",
+	"./usr/share/man/man8/hakgen-agent-completion-zsh.8.gz":        "-rw-r--r--",
+	"./usr/share/man/man8/hakgen-agent-completion-powershell.8.gz": "-rw-r--r--",
+	"./usr/share/man/man8/hakgen-agent-notify.8.gz":                "-rw-r--r--",
+	"./usr/share/man/man8/hakgen-agent-render.8.gz":                "-rw-r--r--",
+	"./usr/share/man/man8/hakgen-agent-run.8.gz":                   "-rw-r--r--",
+	"./usr/share/man/man8/hakgen-agent-status.8.gz":                "-rw-r--r--",
+	"./usr/share/man/man8/hakgen-agent-validate.8.gz":              "-rw-r--r--",
+	"./usr/share/man/man8/hakgen-agent-version.8.gz":               "-rw-r--r--",
 }
 
 // TestDebPackages builds both packages with `make deb` and checks their
@@ -244,14 +261,14 @@ func checkDocs(t *testing.T, root, version string) {
 	}
 }
 
-// checkLintian runs lintian on deb: any error fails the test; warnings
-// and other tags are logged.
+// checkLintian runs lintian on deb: any error fails the test, and so does
+// a missing man page; other tags are logged.
 func checkLintian(t *testing.T, deb string) {
 	t.Helper()
 	lintian := tooltest.Need(t, "lintian")
 	out, err := exec.Command(lintian, "--allow-root", deb).CombinedOutput()
 	for line := range strings.Lines(string(out)) {
-		if strings.HasPrefix(line, "E: ") {
+		if strings.HasPrefix(line, "E: ") || strings.Contains(line, "no-manual-page") {
 			t.Errorf("lintian: %s", strings.TrimSpace(line))
 		} else if strings.TrimSpace(line) != "" {
 			t.Logf("lintian: %s", strings.TrimSpace(line))
