@@ -113,6 +113,13 @@ func (n *Notifier) Handle(ctx context.Context, ev Event) error {
 //   - after a successful call a newer non-MASTER state still makes it
 //     report superseded (the new MASTER takes the IP back).
 func (n *Notifier) failover(ctx context.Context, rec Record, start time.Time) error {
+	// This server's ID (and with it the state file) is read before the
+	// lock: a read that blocks or fails must never hold up the runs
+	// queued behind this one.
+	serverID, err := n.serverID(ctx)
+	if err != nil {
+		return err
+	}
 	lock, err := lockFile(ctx, n.store.path(assignLockFile))
 	if err != nil {
 		return err
@@ -123,7 +130,7 @@ func (n *Notifier) failover(ctx context.Context, rec Record, start time.Time) er
 	}
 	wctx, stop := n.store.watchSuperseded(ctx, rec)
 	defer stop()
-	res, err := n.assign(wctx)
+	res, err := n.assign(wctx, serverID)
 	if sup := supersededCause(wctx); sup != nil {
 		sup.Assigned = err == nil
 		return sup
@@ -142,16 +149,20 @@ func (n *Notifier) failover(ctx context.Context, rec Record, start time.Time) er
 	return nil
 }
 
-func (n *Notifier) assign(ctx context.Context) (hetzner.Result, error) {
+func (n *Notifier) serverID(ctx context.Context) (int64, error) {
+	if n.cfg.ServerID == nil {
+		return 0, errors.New("no way to find this server's ID configured")
+	}
+	id, err := n.cfg.ServerID(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("finding this server's ID: %w", err)
+	}
+	return id, nil
+}
+
+func (n *Notifier) assign(ctx context.Context, serverID int64) (hetzner.Result, error) {
 	if n.assigner == nil {
 		return hetzner.Result{}, errors.New("no Hetzner API client configured")
-	}
-	if n.cfg.ServerID == nil {
-		return hetzner.Result{}, errors.New("no way to find this server's ID configured")
-	}
-	serverID, err := n.cfg.ServerID(ctx)
-	if err != nil {
-		return hetzner.Result{}, fmt.Errorf("finding this server's ID: %w", err)
 	}
 	return n.assigner.Assign(ctx, n.cfg.FloatingIPID, serverID)
 }
