@@ -2,13 +2,13 @@ package state
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -21,22 +21,35 @@ import (
 // the limit bounds memory and parse time for anything else.
 const MaxFileSize = 1 << 20
 
-// Load reads the state file at path (following symlinks, as Kubernetes
-// ConfigMap mounts need), parses and validates it and reads its secrets.
-// It returns the State with its warnings; when the state is unusable it
-// returns a nil State and an error joining every problem, each of which
-// names the file, line, column and field.
+// Load is LoadContext with no deadline of the caller's: DefaultReadTimeout
+// bounds the reads.
 func Load(path string) (*State, Problems, error) {
-	data, err := readLimited(path, MaxFileSize)
+	return LoadContext(context.Background(), path)
+}
+
+// LoadContext reads the state file at path (following symlinks, as
+// Kubernetes ConfigMap mounts need), parses and validates it and reads its
+// secrets. It returns the State with its warnings; when the state is
+// unusable it returns a nil State and an error joining every problem, each
+// of which names the file, line, column and field.
+//
+// Only a regular file is read: a FIFO, a device or a directory at path is
+// refused without blocking. ctx's deadline (DefaultReadTimeout when it has
+// none) bounds reading the state and its secrets, so a file on a hung
+// mount makes LoadContext fail in time rather than wait for the mount.
+func LoadContext(ctx context.Context, path string) (*State, Problems, error) {
+	ctx, cancel := readContext(ctx)
+	defer cancel()
+	data, err := readBounded(ctx, path, func() ([]byte, error) { return readLimited(path, MaxFileSize) })
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("reading state: %w", err)
 	}
 	s, warnings, err := Parse(path, data)
 	if err != nil {
 		return nil, warnings, err
 	}
 	s.dir = filepath.Dir(path)
-	if err := s.LoadSecrets(); err != nil {
+	if err := s.loadSecrets(ctx); err != nil {
 		return nil, warnings, err
 	}
 	return s, warnings, nil
@@ -178,28 +191,4 @@ func (s *State) Hash() string {
 	}
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:])
-}
-
-// readLimited reads a regular file of at most limit bytes.
-func readLimited(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading state: %w", err)
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("reading state: %w", err)
-	}
-	if !info.Mode().IsRegular() {
-		return nil, fmt.Errorf("reading state: %s is not a regular file", path)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading state: %w", err)
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("reading state: %s is larger than %d bytes", path, limit)
-	}
-	return data, nil
 }
