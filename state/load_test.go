@@ -307,6 +307,14 @@ func TestStatsBindPerNode(t *testing.T) {
 	if got, _ := other.HealthURL("lb2"); got != "http://127.0.0.1:9000/healthz" {
 		t.Errorf("wildcard bind: HealthURL = %q, want loopback", got)
 	}
+	// A load balancer's address written in another form is still its own.
+	mapped, _, err := state.Parse("state.yaml", []byte(minimal+"stats: {bind: \"[::ffff:10.0.0.5]:8404\"}\nloadBalancers:\n  - {name: lb1, address: 10.0.0.5}\n  - {name: lb2, address: 10.0.0.6}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := mapped.HealthURL("lb2"); got != "http://10.0.0.6:8404/healthz" {
+		t.Errorf("IPv4-mapped bind of lb1: HealthURL(lb2) = %q, want lb2's own address", got)
+	}
 }
 
 // TestLoadForFailoverIgnoresUnrelatedMistakes: a typo in a worker does not
