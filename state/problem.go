@@ -6,6 +6,13 @@ import (
 	"strings"
 )
 
+// MaxReported is how many problems an error from Problems.Err lists; the
+// rest are counted in a last line ("…and 19980 more problems"). So a file
+// with thousands of mistakes, or one that is not a state file at all,
+// gives an error short enough for a terminal, one journal line and the
+// status file.
+const MaxReported = 20
+
 // Problem is one thing wrong with a state file, at a place in it.
 type Problem struct {
 	File    string
@@ -40,13 +47,22 @@ func (p Problem) Error() string {
 // Problems are every problem found in one file, in file order.
 type Problems []Problem
 
-// Err returns the errors (not the warnings) joined, or nil when there are none.
+// Err returns the errors (not the warnings) joined, or nil when there are
+// none. It lists the first MaxReported and counts the rest.
 func (ps Problems) Err() error {
 	var errs []error
+	n, file := 0, ""
 	for _, p := range ps {
-		if !p.Warning {
+		if p.Warning {
+			continue
+		}
+		if n++; n <= MaxReported {
 			errs = append(errs, p)
 		}
+		file = p.File
+	}
+	if more := n - MaxReported; more > 0 {
+		errs = append(errs, fmt.Errorf("%s: …and %d more problems (the first ones often cause the rest)", file, more))
 	}
 	return errors.Join(errs...)
 }
