@@ -104,12 +104,45 @@ func (s *State) decode(data []byte) (Problems, bool) {
 		}
 		return Problems{p}, false
 	}
+	if p, foreign := s.foreign(doc.Content[0]); foreign {
+		return Problems{p}, false
+	}
 	d := decoder{pos: s.pos}
 	d.decode(doc.Content[0], reflectValue(s), "")
 	for i := range d.problems {
 		d.problems[i].File = s.file
 	}
 	return d.problems, true
+}
+
+// foreign reports a document that is not a state file at all (the state
+// path points to the wrong file): one that is no mapping, or a mapping
+// without a single state field and with keys that are no field names.
+// Its problem repeats nothing of the file, which may hold anything.
+func (s *State) foreign(root *yaml.Node) (Problem, bool) {
+	p := s.problem("", "")
+	p.Pos = Pos{root.Line, root.Column}
+	if root.Kind != yaml.MappingNode && root.Kind != yaml.AliasNode {
+		p.Msg = "expected a mapping of fields (cluster, controlPlanes, ...), got " + describeRoot(root) + ": is this the state file?"
+		return p, true
+	}
+	if root.Kind == yaml.AliasNode {
+		return p, false
+	}
+	fields := yamlFields(reflectValue(s).Type())
+	odd := false
+	for i := 0; i < len(root.Content); i += 2 {
+		key := root.Content[i]
+		if _, known := fields[key.Value]; known {
+			return p, false
+		}
+		odd = odd || !plainKey.MatchString(key.Value)
+	}
+	if !odd {
+		return p, false // a state file with only mistyped fields: each is named
+	}
+	p.Msg = fmt.Sprintf("none of the %d keys at the top is a field of the state, and some are no field names at all (expected cluster, controlPlanes, ...): is this the state file?", len(root.Content)/2)
+	return p, true
 }
 
 // mergeProblems adds the validation problems to the decoding problems,
