@@ -121,26 +121,39 @@ func (v *validator) extraPorts() {
 	}
 }
 
-// frontendPorts checks that no two frontends listen on one port.
+// frontendPorts checks that no two frontends listen on one port. A
+// collision is reported at the later field, or at the one written in the
+// file when the other is a default (extraPorts: [{port: 8404}] against
+// stats.bind's default): its place is where the fix goes.
 func (v *validator) frontendPorts() {
-	used := map[int]string{}
-	claim := func(path string, port int) {
-		if first, dup := used[port]; dup {
-			v.errorf(path, "port %d is already used by %s (expected a port no other frontend listens on)", port, first)
+	type claim struct{ path, value string } // value: a bind, shown when it is a default
+	used := map[int]claim{}
+	add := func(c claim, port int) {
+		first, dup := used[port]
+		if !dup {
+			used[port] = c
 			return
 		}
-		used[port] = path
+		at, other := c, first
+		if !v.s.has(c.path) && v.s.has(first.path) {
+			at, other = first, c
+		}
+		name := other.path
+		if other.value != "" && !v.s.has(other.path) {
+			name += " (default " + other.value + ")"
+		}
+		v.errorf(at.path, "port %d is already used by %s (expected a port no other frontend listens on)", port, name)
 	}
-	claim("apiServer.port", v.s.APIServer.Port)
+	add(claim{path: "apiServer.port"}, v.s.APIServer.Port)
 	if len(v.s.Workers) > 0 {
-		claim("ingress.http.port", v.s.Ingress.HTTP.Port)
-		claim("ingress.https.port", v.s.Ingress.HTTPS.Port)
+		add(claim{path: "ingress.http.port"}, v.s.Ingress.HTTP.Port)
+		add(claim{path: "ingress.https.port"}, v.s.Ingress.HTTPS.Port)
 	}
 	for i, p := range v.s.ExtraPorts {
-		claim(indexed("extraPorts", i)+".port", p.Port)
+		add(claim{path: indexed("extraPorts", i) + ".port"}, p.Port)
 	}
 	if _, port, err := SplitBind(v.s.Stats.Bind); err == nil {
-		claim("stats.bind", port)
+		add(claim{path: "stats.bind", value: v.s.Stats.Bind}, port)
 	}
 }
 
