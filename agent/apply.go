@@ -262,8 +262,9 @@ func (a *Agent) reload(ctx context.Context, t *target, want []byte, in targetRes
 		return res
 	}
 	if notTried(err) {
-		// The service never tried the new file (its unit was starting or
-		// stopping, or another job replaced ours): nothing to roll back.
+		// The service never tried the new file (the request was never
+		// sent, its unit was starting or stopping, or another job replaced
+		// ours): nothing to roll back, nothing to mark failed.
 		t.loaded, t.loadedState = loadedUnknown, ""
 		res.Outcome = OutcomeError
 		res.Err = fmt.Errorf("%s did not reload; the new %s stays in place and the reload is retried: %w", t.Name, t.Path, err)
@@ -276,12 +277,22 @@ func (a *Agent) reload(ctx context.Context, t *target, want []byte, in targetRes
 	return res
 }
 
-// notTried tells a reload that systemd did not run at all (the unit was
-// activating or deactivating) or cancelled for another job, e.g. an
-// operator's restart, from one the service tried and failed.
+// ErrNotTried may be wrapped by a Reloader's error to say the service was
+// never asked to reload (a step before the request failed): it still runs
+// what it ran, so the new file stays, nothing is rolled back, and the
+// reload is retried soon. haproxy.ErrReloadNotSent, systemd.ErrBusy and a
+// systemd job cancelled for another are taken as such without it.
+var ErrNotTried = errors.New("reload not tried")
+
+// notTried tells a reload the service never tried from one it tried and
+// failed: the request was never sent (ErrNotTried,
+// haproxy.ErrReloadNotSent), systemd did not run it at all (the unit was
+// activating or deactivating) or cancelled it for another job, e.g. an
+// operator's restart.
 func notTried(err error) bool {
 	var job *systemd.JobError
-	return errors.Is(err, systemd.ErrBusy) || (errors.As(err, &job) && job.Result == "canceled")
+	return errors.Is(err, ErrNotTried) || errors.Is(err, haproxy.ErrReloadNotSent) ||
+		errors.Is(err, systemd.ErrBusy) || (errors.As(err, &job) && job.Result == "canceled")
 }
 
 // rollback puts the last-known-good file back and reloads it, after the

@@ -63,16 +63,26 @@ func NewSystemdReloader(ctx context.Context, opts systemd.Options, socket string
 
 // Reload reads `show proc` (when the master socket exists), has systemd
 // reload the unit, and then waits until show proc shows a new worker or a
-// failed reload.
+// failed reload. When the master socket exists but `show proc` fails with
+// anything but haproxy.ErrMasterUnavailable (a reset connection, a
+// timeout), nothing is sent to systemd and the error wraps ErrNotTried: a
+// reload that could not be verified is better tried again than judged by
+// systemd alone.
 func (r *SystemdReloader) Reload(ctx context.Context) error {
 	r.mu.Lock()
 	r.before = nil
 	if _, err := os.Stat(r.master.Socket); err == nil {
 		procs, err := r.master.ShowProc(ctx)
-		if err == nil {
+		switch {
+		case err == nil:
 			r.before = &procs
-		} else {
+		case errors.Is(err, haproxy.ErrMasterUnavailable):
+			// A socket left by a stopped HAProxy: systemd starts it (or
+			// reports it not running).
 			r.log.Warn("cannot read show proc: the reload is judged by systemd alone", zap.Error(err))
+		default:
+			r.mu.Unlock()
+			return fmt.Errorf("reading show proc before reloading: %w: %w", ErrNotTried, err)
 		}
 	} else {
 		// HAProxy 2.6 reports READY to systemd even after a failed reload:

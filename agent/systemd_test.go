@@ -132,3 +132,25 @@ func TestSystemdReloaderWithoutMasterSocket(t *testing.T) {
 		t.Errorf("systemd calls %q: want a reload and never a restart", calls)
 	}
 }
+
+// TestSystemdReloaderShowProcResetIsNotTried: the `show proc` before the
+// reload fails on a reset connection. Nothing is sent to systemd, and the
+// error says the reload was not tried, so the agent keeps the new file
+// without a rollback and retries.
+func TestSystemdReloaderShowProcResetIsNotTried(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "haproxy.cfg")
+	writeFile(t, cfg, []byte(tcpConfig(haproxytest.FreePort(t), haproxytest.NameServer(t, "a"), "")))
+	w := newSystemdWorld(t, cfg)
+	proxy := haproxytest.StartResetProxy(t, w.in.Socket, func(n int) bool { return n == 1 })
+	r := w.reloader(t, proxy.Socket)
+	err := w.reload(t, r)
+	if !errors.Is(err, agent.ErrNotTried) || proxy.Resets() != 1 {
+		t.Fatalf("reload after a reset show proc: %v (%d resets); want an error wrapping agent.ErrNotTried", err, proxy.Resets())
+	}
+	if calls := w.fake.Calls(); slices.Contains(calls, reloadCall) {
+		t.Errorf("systemd calls %q: want no reload sent", calls)
+	}
+	if err := w.reload(t, r); err != nil {
+		t.Fatalf("the retry: %v", err)
+	}
+}

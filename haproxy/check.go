@@ -3,13 +3,15 @@
 package haproxy
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os/exec"
 	"regexp"
 	"strings"
+	"time"
+
+	"github.com/hakgen/hakgen/internal/childproc"
 )
 
 // DefaultBin is where Debian and Ubuntu install HAProxy.
@@ -20,14 +22,26 @@ const DefaultBin = "/usr/sbin/haproxy"
 // exactly as the service will load it.
 var DebianServiceArgs = []string{"-S", "/run/haproxy-master.sock"}
 
+// DefaultCheckTimeout bounds one check when Checker.Timeout is zero. A
+// check takes about 50 ms; one that has not ended by then is hung (a
+// stuck resolver, a hung mount), not slow.
+const DefaultCheckTimeout = time.Minute
+
 // Checker validates a configuration file with `haproxy -Ws -f FILE -c`.
 // The zero value uses DefaultBin and no extra flags.
+//
+// HAProxy runs with a scrubbed environment (see childproc.Env): nothing
+// of the agent's environment, such as HCLOUD_TOKEN or proxy settings,
+// reaches it.
 type Checker struct {
 	Bin  string   // haproxy binary; DefaultBin when empty
 	Args []string // extra flags of the service, e.g. DebianServiceArgs
 	// ZeroWarning makes warnings fatal (-dW). The golden tests use it: a
 	// production-ready configuration has no warnings.
 	ZeroWarning bool
+	// Timeout bounds one check when ctx has no earlier deadline;
+	// DefaultCheckTimeout when zero.
+	Timeout time.Duration
 }
 
 // CheckError is a configuration HAProxy refused. Output holds HAProxy's own
@@ -47,8 +61,11 @@ func (e *CheckError) Error() string {
 }
 
 // Check runs the check on path. It returns HAProxy's warnings (empty when
-// there are none) and a *CheckError when the file is invalid. Any other error
-// means the check could not run at all, e.g. the binary is missing.
+// there are none) and a *CheckError when HAProxy refused the file: it
+// exited with a non-zero status after printing at least one alert. Any
+// other error means the check gave no verdict (the binary is missing, it
+// was killed by a signal, it exited without an alert, it did not end
+// within the timeout): an environment problem, not a refused file.
 func (c Checker) Check(ctx context.Context, path string) (warnings string, err error) {
 	bin := c.Bin
 	if bin == "" {
@@ -59,22 +76,31 @@ func (c Checker) Check(ctx context.Context, path string) (warnings string, err e
 		args = append(args, "-dW")
 	}
 	args = append(args, c.Args...)
-	cmd := exec.CommandContext(ctx, bin, args...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	runErr := cmd.Run()
-	msgs := messages(out.String())
+	ctx, cancel := context.WithTimeout(ctx, or(c.Timeout, DefaultCheckTimeout))
+	defer cancel()
+	out, runErr := childproc.Run(ctx, bin, args...)
+	msgs := messages(out)
 	var exit *exec.ExitError
 	switch {
 	case runErr == nil:
 		return msgs, nil
-	case errors.As(runErr, &exit) && ctx.Err() == nil:
-		return "", &CheckError{File: path, ExitCode: exit.ExitCode(), Output: msgs}
 	case ctx.Err() != nil:
-		return "", fmt.Errorf("running %s -c on %s: %w", bin, path, ctx.Err())
+		return "", fmt.Errorf("running %s -c on %s: stopped (killed) before its verdict: %w", bin, path, runErr)
+	case errors.As(runErr, &exit) && exit.Exited() && exit.ExitCode() > 0 && hasAlert(msgs):
+		return "", &CheckError{File: path, ExitCode: exit.ExitCode(), Output: msgs}
+	case errors.As(runErr, &exit):
+		return "", fmt.Errorf("running %s -c on %s: it %s without HAProxy's verdict (no alert; the file was not judged): %s",
+			bin, path, childproc.Ended(runErr), childproc.Tail(out, 512))
 	default:
 		return "", fmt.Errorf("running %s -c on %s: %w", bin, path, runErr)
 	}
+}
+
+// hasAlert reports whether HAProxy's messages hold an alert: HAProxy
+// prints at least one ("Fatal errors found in configuration.") whenever it
+// refuses a file.
+func hasAlert(msgs string) bool {
+	return strings.HasPrefix(msgs, "[ALERT]") || strings.Contains(msgs, "\n[ALERT]")
 }
 
 // pidPrefix is the level and process ID HAProxy starts a message with,

@@ -129,12 +129,27 @@ func (m *Master) roundTrip(ctx context.Context, cmd string) (string, error) {
 // a master: the socket is missing or nothing listens on it.
 var ErrMasterUnavailable = errors.New("haproxy master not running or socket missing (is haproxy started with -W/-Ws and -S?)")
 
+// ErrNotConnected is wrapped by errors of commands that never reached the
+// master because no connection was made (ErrMasterUnavailable, a full
+// listen queue, a deadline before connecting): the master did not see the
+// command. Errors after connecting do not wrap it, since the command may
+// have been read.
+var ErrNotConnected = errors.New("no connection to the master")
+
 func dialError(ctx context.Context, err error) error {
 	if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) {
-		return fmt.Errorf("%w: %w", ErrMasterUnavailable, err)
+		return notConnected{fmt.Errorf("%w: %w", ErrMasterUnavailable, err)}
 	}
-	return ctxErr(ctx, err)
+	return notConnected{ctxErr(ctx, err)}
 }
+
+// notConnected marks a dial error as ErrNotConnected without changing its
+// message.
+type notConnected struct{ err error }
+
+func (e notConnected) Error() string        { return e.err.Error() }
+func (e notConnected) Unwrap() error        { return e.err }
+func (e notConnected) Is(target error) bool { return target == ErrNotConnected }
 
 // ctxErr prefers the context's error over the deadline error it caused.
 // The connection's deadline is the context's, and may fire a moment before

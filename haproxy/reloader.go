@@ -51,6 +51,20 @@ func NewMasterReloader(m *Master, log *zap.Logger) *MasterReloader {
 	return &MasterReloader{master: m, log: log.Named("reload")}
 }
 
+// ErrReloadNotSent is wrapped by Reload errors that happened before the
+// reload command reached the master (the `show proc` before it failed, or
+// no connection could be made for it): HAProxy never tried the new
+// configuration and still runs what it ran, so there is nothing to roll
+// back and the reload can simply be tried again.
+var ErrReloadNotSent = errors.New("reload not sent")
+
+// notSent marks an error as ErrReloadNotSent without changing its message.
+type notSent struct{ err error }
+
+func (e notSent) Error() string        { return e.err.Error() }
+func (e notSent) Unwrap() error        { return e.err }
+func (e notSent) Is(target error) bool { return target == ErrReloadNotSent }
+
 // ReloadError is a reload HAProxy refused: the master counted a failure and
 // the previous workers keep serving the previous configuration.
 type ReloadError struct {
@@ -71,7 +85,8 @@ func (e *ReloadError) Error() string {
 // Reload asks the master to reload and returns once a new worker runs the
 // new configuration (nil), the master reports the reload failed
 // (*ReloadError), or ctx or Timeout expires first (an error saying the
-// outcome is unknown).
+// outcome is unknown). An error before the command reached the master
+// wraps ErrReloadNotSent.
 func (r *MasterReloader) Reload(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -79,10 +94,13 @@ func (r *MasterReloader) Reload(ctx context.Context) error {
 	defer cancel()
 	before, err := r.master.ShowProc(ctx)
 	if err != nil {
-		return fmt.Errorf("reading show proc before reload: %w", err)
+		return fmt.Errorf("reading show proc before reload: %w", notSent{err})
 	}
 	answer, err := r.master.Command(ctx, "reload")
-	if err != nil && (errors.Is(err, ErrMasterUnavailable) || ctx.Err() != nil) {
+	if errors.Is(err, ErrNotConnected) {
+		return fmt.Errorf("sending reload: %w", notSent{err})
+	}
+	if err != nil && ctx.Err() != nil {
 		return fmt.Errorf("sending reload: %w", err)
 	}
 	// Any other error came after the command was written: the master may

@@ -161,8 +161,8 @@ func TestReloadMasterNotRunning(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := haproxy.NewMasterReloader(m, zaptest.NewLogger(t)).Reload(ctx)
-	if !errors.Is(err, haproxy.ErrMasterUnavailable) || ctx.Err() != nil {
-		t.Fatalf("Reload error = %v, want ErrMasterUnavailable at once", err)
+	if !errors.Is(err, haproxy.ErrMasterUnavailable) || !errors.Is(err, haproxy.ErrReloadNotSent) || ctx.Err() != nil {
+		t.Fatalf("Reload error = %v, want ErrMasterUnavailable and ErrReloadNotSent at once", err)
 	}
 }
 

@@ -96,7 +96,7 @@ func (c *Client) postAssign(ctx context.Context, res *Result) (*hcloud.Action, e
 		if err == nil {
 			return action, nil
 		}
-		if ctx.Err() != nil || !retryableAssign(resp, err) {
+		if ctx.Err() != nil || !retryable(resp, err) {
 			return nil, err
 		}
 		res.Retries++
@@ -110,10 +110,11 @@ func (c *Client) postAssign(ctx context.Context, res *Result) (*hcloud.Action, e
 	}
 }
 
-// retryableAssign reports whether an assign that failed this way may be
-// sent again. Assigning is idempotent, so a request that may have reached
-// the API is safe to repeat.
-func retryableAssign(resp *hcloud.Response, err error) bool {
+// retryable reports whether a request that failed this way may be sent
+// again: the API was locked or failed (5xx), or no answer came at all.
+// Assigning is idempotent and a GET only reads, so a request that may
+// have reached the API is safe to repeat.
+func retryable(resp *hcloud.Response, err error) bool {
 	if hcloud.IsError(err, hcloud.ErrorCodeLocked, hcloud.ErrorCodeResourceLocked,
 		hcloud.ErrorCodeServiceError, hcloud.ErrorCodeServerError, hcloud.ErrorCodeMaintenance) {
 		return true
@@ -144,11 +145,29 @@ func (c *Client) waitAction(ctx context.Context, action *hcloud.Action) error {
 	}
 }
 
-// verify checks with one GET that the Floating IP points to serverID.
+// verify checks with a GET that the Floating IP points to serverID. The
+// GET is sent again, with the assign's doubling backoff, while it fails
+// as a retryable assign does (a 5xx, no answer): the failover has
+// happened, and one failed read must not report it failed.
 func (c *Client) verify(ctx context.Context, floatingIPID, serverID int64) error {
-	owner, err := c.owner(ctx, floatingIPID)
-	if err != nil {
-		return fmt.Errorf("verifying: %w", err)
+	wait := c.cfg.LockedBackoff
+	var owner int64
+	for attempt := 1; ; attempt++ {
+		var resp *hcloud.Response
+		var err error
+		owner, resp, err = c.ownerResp(ctx, floatingIPID)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil || !retryable(resp, err) {
+			return fmt.Errorf("verifying: %w", err)
+		}
+		c.log.Info("verifying the assign failed, trying again",
+			zap.Int64("floating_ip", floatingIPID), zap.Int("attempt", attempt), zap.Duration("wait", wait), zap.Error(err))
+		if sleep(ctx, wait) != nil {
+			return fmt.Errorf("verifying: %w", err)
+		}
+		wait = min(2*wait, maxLockedBackoff)
 	}
 	switch {
 	case owner == 0:

@@ -217,3 +217,44 @@ func TestAssignRetriesADroppedConnection(t *testing.T) {
 	}
 	wantEndpoints(t, f, seq(repeat(3, epAssign), []hetznertest.Endpoint{epPoll, epGet})...)
 }
+
+// TestAssignVerifyingGETIsRetried: a 5xx on the verifying GET after a
+// successful assign is tried again within the deadline, like the assign
+// itself, instead of reporting the failover failed.
+func TestAssignVerifyingGETIsRetried(t *testing.T) {
+	for _, status := range []int{http.StatusInternalServerError, http.StatusServiceUnavailable, http.StatusBadGateway} {
+		t.Run(fmt.Sprint(status), func(t *testing.T) {
+			f := hetznertest.New(t)
+			f.Inject(epGet, 2, hetznertest.ServerError(status))
+			c, logs := newClient(t, f)
+
+			if _, err := c.Assign(t.Context(), fip, me); err != nil {
+				t.Fatalf("Assign: %v", err)
+			}
+			wantEndpoints(t, f, epAssign, epPoll, epGet, epGet, epGet)
+			if f.Owner(fip) != me {
+				t.Errorf("owner = %d, want %d", f.Owner(fip), me)
+			}
+			if n := logs.FilterMessage("verifying the assign failed, trying again").Len(); status != http.StatusBadGateway && n != 2 {
+				t.Errorf("%d retry log lines, want 2", n)
+			}
+		})
+	}
+}
+
+// TestAssignVerifyingGETStopsAtTheDeadline: a GET that keeps failing
+// ends at the deadline with the last error.
+func TestAssignVerifyingGETStopsAtTheDeadline(t *testing.T) {
+	f := hetznertest.New(t)
+	f.Inject(epGet, 1_000_000, hetznertest.ServerError(http.StatusServiceUnavailable))
+	c, _ := newClient(t, f, func(cfg *hetzner.Config) { cfg.Deadline = 300 * time.Millisecond })
+
+	_, err := c.Assign(t.Context(), fip, me)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Assign: %v, want the deadline", err)
+	}
+	t.Logf("%v after %d requests", err, len(f.Requests()))
+	if n := len(f.Requests()); n > 1000 {
+		t.Errorf("%d requests within 300 ms: the retries do not back off", n)
+	}
+}

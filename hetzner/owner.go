@@ -28,16 +28,22 @@ func (c *Client) Owner(ctx context.Context, floatingIPID int64) (int64, error) {
 }
 
 func (c *Client) owner(ctx context.Context, floatingIPID int64) (int64, error) {
-	fip, _, err := c.api.FloatingIP.GetByID(ctx, floatingIPID)
+	owner, _, err := c.ownerResp(ctx, floatingIPID)
+	return owner, err
+}
+
+// ownerResp is owner with the API's response, for retry decisions.
+func (c *Client) ownerResp(ctx context.Context, floatingIPID int64) (int64, *hcloud.Response, error) {
+	fip, resp, err := c.api.FloatingIP.GetByID(ctx, floatingIPID)
 	switch {
 	case err != nil:
-		return 0, err
+		return 0, resp, err
 	case fip == nil:
-		return 0, fmt.Errorf("%w: %d", ErrFloatingIPNotFound, floatingIPID)
+		return 0, resp, fmt.Errorf("%w: %d", ErrFloatingIPNotFound, floatingIPID)
 	case fip.Server == nil:
-		return 0, nil
+		return 0, resp, nil
 	}
-	return fip.Server.ID, nil
+	return fip.Server.ID, resp, nil
 }
 
 // wrap adds op and, when it was the reason, the context's error (hcloud-go

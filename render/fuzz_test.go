@@ -26,6 +26,17 @@ var fuzzSeeds = []string{
 	"controlPlanes:\n  - {name: cp1, address: fd00::1}\nextraPorts:\n  - {name: x, port: 1, backendPort: 65535}\n",
 	"controlPlanes:\n  - {name: cp1, address: 10.0.0.11}\nhaproxy: {timeouts: {tunnel: 24d}, hardStopAfter: 1s}\n",
 	"{}", "", "- a", "controlPlanes: [[]]", "\xff\xfe",
+	// Addresses that are no single host, or the same host twice.
+	"controlPlanes:\n  - {name: cp1, address: 0.0.0.0}\n",
+	"controlPlanes:\n  - {name: cp1, address: \"::\"}\n",
+	"controlPlanes:\n  - {name: cp1, address: \"::ffff:0.0.0.0\"}\n",
+	"controlPlanes:\n  - {name: cp1, address: 224.0.0.1}\n",
+	"controlPlanes:\n  - {name: cp1, address: \"ff02::1\"}\n",
+	"controlPlanes:\n  - {name: cp1, address: 255.255.255.255}\n",
+	"controlPlanes:\n  - {name: cp1, address: \"fd00::11\"}\n  - {name: cp2, address: \"fd00:0:0::11\"}\n",
+	"controlPlanes:\n  - {name: cp1, address: 10.0.0.11}\nworkers:\n  - {name: w1, address: 10.0.0.21}\n  - {name: w2, address: \"::ffff:10.0.0.21\"}\n",
+	"controlPlanes:\n  - {name: cp1, address: a.example.com}\n  - {name: cp2, address: A.example.com.}\n",
+	"controlPlanes:\n  - {name: cp1, address: 10.0.0.11}\nloadBalancers:\n  - {name: lb1, address: 0.0.0.0}\n  - {name: lb2, address: 224.0.0.18}\nfloatingIP: {id: 1, address: 255.255.255.255}\n",
 }
 
 // FuzzRender checks parse -> validate -> render on any input: it never
@@ -55,6 +66,7 @@ func FuzzRender(f *testing.F) {
 			}
 			return
 		}
+		checkHosts(t, s)
 		if s.Stats.User != "" {
 			s.Stats.Password = "fuzz"
 		}
@@ -89,6 +101,46 @@ func checkShape(t *testing.T, s *state.State, cfg string) {
 	}
 	if got := strings.Count(cfg, "\n    bind "); got != frontends {
 		t.Errorf("%d bind lines, want %d", got, frontends)
+	}
+}
+
+// checkHosts holds every accepted state to the address rules, computed
+// here on their own: no list has two servers at the same host (compared
+// in canonical form), and no server, load balancer or Floating IP is at an
+// unspecified, multicast or broadcast address.
+func checkHosts(t *testing.T, s *state.State) {
+	t.Helper()
+	for name, list := range map[string][]state.Server{"controlPlanes": s.ControlPlanes, "workers": s.Workers} {
+		seen := map[string]bool{}
+		for _, srv := range list {
+			key := strings.ToLower(strings.TrimSuffix(srv.Address, "."))
+			if a, err := netip.ParseAddr(srv.Address); err == nil {
+				key = a.Unmap().String()
+				checkHost(t, name, srv.Address)
+			}
+			if seen[key] {
+				t.Errorf("%s has two servers at %s", name, key)
+			}
+			seen[key] = true
+		}
+	}
+	for _, lb := range s.LoadBalancers {
+		checkHost(t, "loadBalancers", lb.Address)
+	}
+	if s.FloatingIP != nil {
+		checkHost(t, "floatingIP", s.FloatingIP.Address)
+	}
+}
+
+func checkHost(t *testing.T, field, addr string) {
+	t.Helper()
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		t.Errorf("%s: %q accepted as an IP address: %v", field, addr, err)
+		return
+	}
+	if a = a.Unmap(); a.IsUnspecified() || a.IsMulticast() || a == netip.MustParseAddr("255.255.255.255") {
+		t.Errorf("%s: %s accepted, which is no single host", field, addr)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -73,7 +74,7 @@ func (d *decoder) mapping(n *yaml.Node, v reflect.Value, path string) {
 			d.fail(key, path, "expected a field name, got %s", describe(key))
 			continue
 		}
-		sub := join(path, name)
+		sub := join(path, keyName(name))
 		if line, dup := seen[name]; dup {
 			d.fail(key, sub, "duplicate field (first given on line %d)", line)
 			continue
@@ -108,7 +109,7 @@ func (d *decoder) scalar(n *yaml.Node, v reflect.Value, path string) {
 	switch v.Kind() {
 	case reflect.String:
 		if n.Tag != "!!str" {
-			d.fail(n, path, "expected a string, got %s (quote it: %q)", describe(n), n.Value)
+			d.fail(n, path, "expected a string, got %s (quote it: %q)", describe(n), echo(n.Value))
 			return
 		}
 		v.SetString(n.Value)
@@ -138,7 +139,7 @@ func (d *decoder) duration(n *yaml.Node, v reflect.Value, path string) {
 	}
 	dur, err := ParseDuration(n.Value)
 	if err != nil {
-		d.fail(n, path, "%q is not a duration (expected a whole number and a unit: ms, s, m, h or d, e.g. 5s)", n.Value)
+		d.fail(n, path, "%q is not a duration (expected a whole number and a unit: ms, s, m, h or d, e.g. 5s)", echo(n.Value))
 		return
 	}
 	v.Set(reflect.ValueOf(dur))
@@ -166,6 +167,28 @@ func sortedKeys(m map[string]int) []string {
 	return keys
 }
 
+// plainKey is a field name that reads the same unquoted in a path.
+var plainKey = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
+
+// keyName is how a field name from the file appears in a path: as it is
+// when it is a plain name, else quoted like a value (and cut), so that a
+// key holding a newline, an escape sequence or a dot cannot forge output
+// or pass for a nested field.
+func keyName(name string) string {
+	if plainKey.MatchString(name) && len(name) <= maxEcho {
+		return name
+	}
+	return strconv.Quote(echo(name))
+}
+
+// maxEcho bounds how much of one value from the file a message repeats,
+// in bytes.
+const maxEcho = 64
+
+// echo returns s, or its first maxEcho bytes marked as cut, for a message
+// that quotes it.
+func echo(s string) string { return clip(s, maxEcho) }
+
 func join(path, field string) string {
 	if path == "" {
 		return field
@@ -185,15 +208,37 @@ func describe(n *yaml.Node) string {
 	}
 	switch n.Tag {
 	case "!!str":
-		return fmt.Sprintf("the string %q", n.Value)
-	case "!!int":
-		return "the number " + n.Value
-	case "!!float":
-		return "the number " + n.Value
+		return fmt.Sprintf("the string %q", echo(n.Value))
+	case "!!int", "!!float":
+		return "the number " + word(n.Value)
 	case "!!bool":
-		return "the boolean " + n.Value
+		return "the boolean " + word(n.Value)
 	}
-	return fmt.Sprintf("%q", n.Value)
+	return fmt.Sprintf("%q", echo(n.Value))
+}
+
+var plainWord = regexp.MustCompile(`^[A-Za-z0-9_.+-]{1,32}$`)
+
+// word returns a scalar that YAML resolved as a number or boolean as it
+// is, or quoted when an explicit tag (!!int) put anything else there.
+func word(v string) string {
+	if plainWord.MatchString(v) {
+		return v
+	}
+	return strconv.Quote(echo(v))
+}
+
+// describeRoot names what a file holds instead of a mapping, without
+// repeating any of it: a file that is not a state file (a symlink to the
+// wrong file) may hold anything, secrets included.
+func describeRoot(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.SequenceNode:
+		return fmt.Sprintf("a list of %d items", len(n.Content))
+	case yaml.ScalarNode:
+		return fmt.Sprintf("a single value of %d bytes", len(n.Value))
+	}
+	return describe(n)
 }
 
 func kindName(k reflect.Kind) string {

@@ -19,8 +19,10 @@ func (v *validator) failover() {
 		path := indexed("loadBalancers", i)
 		v.label(path+".name", lb.Name)
 		v.unique(names, path+".name", lb.Name, "name")
-		v.ip(path+".address", lb.Address)
-		v.unique(addrs, path+".address", lb.Address, "address")
+		if v.ip(path+".address", lb.Address, "10.0.0.5") {
+			v.notLoopback(path+".address", lb.Address, "every machine has it, so each load balancer would take itself for this one and VRRP would talk to itself (expected the load balancer's private address, e.g. 10.0.0.5)")
+			v.uniqueAddr(addrs, path+".address", lb.Address)
+		}
 		if lb.ServerID < 0 {
 			v.errorf(path+".serverID", "%d is negative (expected the Hetzner server ID, or leave it out to ask the metadata service)", lb.ServerID)
 		} else if lb.ServerID > 0 {
@@ -31,7 +33,9 @@ func (v *validator) failover() {
 		if f.ID <= 0 {
 			v.errorf("floatingIP.id", "%d is not a Floating IP ID (expected the positive ID shown by `hcloud floating-ip list`)", f.ID)
 		}
-		v.ip("floatingIP.address", f.Address)
+		if v.ip("floatingIP.address", f.Address, "203.0.113.10") {
+			v.notLoopback("floatingIP.address", f.Address, "it never leaves the machine, so clients cannot reach it (expected the Floating IP shown by `hcloud floating-ip list`, e.g. 203.0.113.10)")
+		}
 		v.filePath("floatingIP.tokenFile", f.TokenFile)
 		if f.Interface != "" && !ifaceName.MatchString(f.Interface) {
 			v.errorf("floatingIP.interface", "%q is not a network interface name (expected e.g. eth0)", f.Interface)

@@ -1,6 +1,8 @@
 package state
 
 import (
+	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 )
@@ -15,10 +17,23 @@ var failoverSections = []string{"loadBalancers", "floatingIP", "keepalived"}
 // ignored here, while the daemon keeps serving the last good haproxy.cfg
 // and reports them. The file must still be YAML, and the failover sections
 // themselves must be valid. Secrets are not read.
+//
+// The read is bounded as LoadContext's is: by DefaultReadTimeout here, by
+// ctx's deadline in LoadForFailoverContext.
 func LoadForFailover(path string) (*State, error) {
-	data, err := readLimited(path, MaxFileSize)
+	return LoadForFailoverContext(context.Background(), path)
+}
+
+// LoadForFailoverContext is LoadForFailover with ctx's deadline bounding
+// the read (DefaultReadTimeout when ctx has none). A caller that takes a
+// lock afterwards (notify's assign lock) reads first, so a file that
+// cannot be read never holds the lock.
+func LoadForFailoverContext(ctx context.Context, path string) (*State, error) {
+	ctx, cancel := readContext(ctx)
+	defer cancel()
+	data, err := readBounded(ctx, path, func() ([]byte, error) { return readLimited(path, MaxFileSize) })
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading state: %w", err)
 	}
 	s := Defaults()
 	s.file, s.dir, s.pos = path, filepath.Dir(path), map[string]Pos{}

@@ -2,13 +2,13 @@ package state
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -21,22 +21,35 @@ import (
 // the limit bounds memory and parse time for anything else.
 const MaxFileSize = 1 << 20
 
-// Load reads the state file at path (following symlinks, as Kubernetes
-// ConfigMap mounts need), parses and validates it and reads its secrets.
-// It returns the State with its warnings; when the state is unusable it
-// returns a nil State and an error joining every problem, each of which
-// names the file, line, column and field.
+// Load is LoadContext with no deadline of the caller's: DefaultReadTimeout
+// bounds the reads.
 func Load(path string) (*State, Problems, error) {
-	data, err := readLimited(path, MaxFileSize)
+	return LoadContext(context.Background(), path)
+}
+
+// LoadContext reads the state file at path (following symlinks, as
+// Kubernetes ConfigMap mounts need), parses and validates it and reads its
+// secrets. It returns the State with its warnings; when the state is
+// unusable it returns a nil State and an error joining every problem, each
+// of which names the file, line, column and field.
+//
+// Only a regular file is read: a FIFO, a device or a directory at path is
+// refused without blocking. ctx's deadline (DefaultReadTimeout when it has
+// none) bounds reading the state and its secrets, so a file on a hung
+// mount makes LoadContext fail in time rather than wait for the mount.
+func LoadContext(ctx context.Context, path string) (*State, Problems, error) {
+	ctx, cancel := readContext(ctx)
+	defer cancel()
+	data, err := readBounded(ctx, path, func() ([]byte, error) { return readLimited(path, MaxFileSize) })
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("reading state: %w", err)
 	}
 	s, warnings, err := Parse(path, data)
 	if err != nil {
 		return nil, warnings, err
 	}
 	s.dir = filepath.Dir(path)
-	if err := s.LoadSecrets(); err != nil {
+	if err := s.loadSecrets(ctx); err != nil {
 		return nil, warnings, err
 	}
 	return s, warnings, nil
@@ -91,12 +104,45 @@ func (s *State) decode(data []byte) (Problems, bool) {
 		}
 		return Problems{p}, false
 	}
+	if p, foreign := s.foreign(doc.Content[0]); foreign {
+		return Problems{p}, false
+	}
 	d := decoder{pos: s.pos}
 	d.decode(doc.Content[0], reflectValue(s), "")
 	for i := range d.problems {
 		d.problems[i].File = s.file
 	}
 	return d.problems, true
+}
+
+// foreign reports a document that is not a state file at all (the state
+// path points to the wrong file): one that is no mapping, or a mapping
+// without a single state field and with keys that are no field names.
+// Its problem repeats nothing of the file, which may hold anything.
+func (s *State) foreign(root *yaml.Node) (Problem, bool) {
+	p := s.problem("", "")
+	p.Pos = Pos{root.Line, root.Column}
+	if root.Kind != yaml.MappingNode && root.Kind != yaml.AliasNode {
+		p.Msg = "expected a mapping of fields (cluster, controlPlanes, ...), got " + describeRoot(root) + ": is this the state file?"
+		return p, true
+	}
+	if root.Kind == yaml.AliasNode {
+		return p, false
+	}
+	fields := yamlFields(reflectValue(s).Type())
+	odd := false
+	for i := 0; i < len(root.Content); i += 2 {
+		key := root.Content[i]
+		if _, known := fields[key.Value]; known {
+			return p, false
+		}
+		odd = odd || !plainKey.MatchString(key.Value)
+	}
+	if !odd {
+		return p, false // a state file with only mistyped fields: each is named
+	}
+	p.Msg = fmt.Sprintf("none of the %d keys at the top is a field of the state, and some are no field names at all (expected cluster, controlPlanes, ...): is this the state file?", len(root.Content)/2)
+	return p, true
 }
 
 // mergeProblems adds the validation problems to the decoding problems,
@@ -124,22 +170,6 @@ func coveredBy(path string, problems Problems) bool {
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
-// printable escapes control characters in a parser's message, which may
-// quote the character it stopped at: nothing from the file reaches a
-// terminal or the journal raw.
-func printable(msg string) string {
-	var b strings.Builder
-	for _, r := range msg {
-		if r < ' ' || r == 0x7f {
-			q := strconv.QuoteRune(r)
-			b.WriteString(q[1 : len(q)-1])
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
 // syntaxProblem turns a YAML parser error about data into a Problem with
 // its line and, where it can be found, its column.
 func (s *State) syntaxProblem(err error, data []byte) Problem {
@@ -150,7 +180,7 @@ func (s *State) syntaxProblem(err error, data []byte) Problem {
 		p.Msg = "invalid YAML: " + m[2]
 	}
 	if pos, msg, ok := syntaxPos(data); ok {
-		p.Pos, p.Msg = pos, "invalid YAML: "+printable(msg)
+		p.Pos, p.Msg = pos, "invalid YAML: "+msg // Problem.Error escapes it
 	}
 	return p
 }
@@ -198,28 +228,4 @@ func (s *State) Hash() string {
 	}
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:])
-}
-
-// readLimited reads a regular file of at most limit bytes.
-func readLimited(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading state: %w", err)
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("reading state: %w", err)
-	}
-	if !info.Mode().IsRegular() {
-		return nil, fmt.Errorf("reading state: %s is not a regular file", path)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading state: %w", err)
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("reading state: %s is larger than %d bytes", path, limit)
-	}
-	return data, nil
 }

@@ -1,6 +1,7 @@
 package state_test
 
 import (
+	"context"
 	"errors"
 	"io/fs"
 	"os"
@@ -251,8 +252,41 @@ func TestLoadReportsUnreadableFiles(t *testing.T) {
 			f.Close()
 		}
 	}()
-	if _, _, err := state.Load(fifo); err == nil || !strings.Contains(err.Error(), "is not a regular file") {
+	if _, _, err := state.Load(fifo); err == nil || !strings.Contains(err.Error(), "is not a regular file but a named pipe (FIFO)") {
 		t.Errorf("fifo: err = %v", err)
+	}
+}
+
+// TestLoadFIFOWithoutWriterReturns: a FIFO at the state path with nobody
+// writing to it blocks a plain open(2) for ever. Load, LoadContext and
+// LoadForFailover refuse it at once, naming the file.
+func TestLoadFIFOWithoutWriterReturns(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "state.yaml")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		// Unblocks a reader stuck in open(2), should there be one.
+		if f, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+			f.Close()
+		}
+	})
+	want := "reading state: " + fifo + " is not a regular file but a named pipe (FIFO)"
+	for name, load := range map[string]func() error{
+		"Load":            func() error { _, _, err := state.Load(fifo); return err },
+		"LoadContext":     func() error { _, _, err := state.LoadContext(context.Background(), fifo); return err },
+		"LoadForFailover": func() error { _, err := state.LoadForFailover(fifo); return err },
+	} {
+		done := make(chan error, 1)
+		go func() { done <- load() }()
+		select {
+		case err := <-done:
+			if err == nil || err.Error() != want {
+				t.Errorf("%s: err = %v\nwant  %s", name, err, want)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%s of a FIFO without a writer did not return within 30 s", name)
+		}
 	}
 }
 
@@ -272,6 +306,14 @@ func TestStatsBindPerNode(t *testing.T) {
 	}
 	if got, _ := other.HealthURL("lb2"); got != "http://127.0.0.1:9000/healthz" {
 		t.Errorf("wildcard bind: HealthURL = %q, want loopback", got)
+	}
+	// A load balancer's address written in another form is still its own.
+	mapped, _, err := state.Parse("state.yaml", []byte(minimal+"stats: {bind: \"[::ffff:10.0.0.5]:8404\"}\nloadBalancers:\n  - {name: lb1, address: 10.0.0.5}\n  - {name: lb2, address: 10.0.0.6}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := mapped.HealthURL("lb2"); got != "http://10.0.0.6:8404/healthz" {
+		t.Errorf("IPv4-mapped bind of lb1: HealthURL(lb2) = %q, want lb2's own address", got)
 	}
 }
 

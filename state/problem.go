@@ -4,7 +4,20 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
+
+// MaxReported is how many problems an error from Problems.Err lists; the
+// rest are counted in a last line ("…and 19980 more problems"). So a file
+// with thousands of mistakes, or one that is not a state file at all,
+// gives an error short enough for a terminal, one journal line and the
+// status file.
+const MaxReported = 20
+
+// maxMsg bounds one problem's path and message as printed, in bytes: a
+// net under the bounds of what each message echoes of the input.
+const maxMsg = 1024
 
 // Problem is one thing wrong with a state file, at a place in it.
 type Problem struct {
@@ -15,7 +28,9 @@ type Problem struct {
 	Warning bool   // true when the state is still usable
 }
 
-// Error formats the problem as FILE:LINE:COL: PATH: MSG.
+// Error formats the problem as FILE:LINE:COL: PATH: MSG, on one line:
+// control characters in the path or message are escaped as Go does in
+// quoted strings, and each is cut at 1 KiB.
 func (p Problem) Error() string {
 	var b strings.Builder
 	if p.Warning {
@@ -30,23 +45,70 @@ func (p Problem) Error() string {
 	}
 	b.WriteString(": ")
 	if p.Path != "" {
-		b.WriteString(p.Path)
+		b.WriteString(printable(p.Path))
 		b.WriteString(": ")
 	}
-	b.WriteString(p.Msg)
+	b.WriteString(printable(p.Msg))
 	return b.String()
+}
+
+// printable escapes the characters of s that a terminal or log reader
+// would act on (control and format characters, such as newline, ESC or a
+// right-to-left override) and cuts it at maxMsg bytes.
+func printable(s string) string {
+	if len(s) > maxMsg {
+		s = clip(s, maxMsg)
+	}
+	if !strings.ContainsFunc(s, unsafeRune) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if unsafeRune(r) {
+			q := fmt.Sprintf("%+q", r) // '\x1b', '\u202e'
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func unsafeRune(r rune) bool {
+	return r == utf8.RuneError || unicode.IsControl(r) || unicode.Is(unicode.Cf, r)
+}
+
+// clip cuts s to at most n bytes at a character boundary and marks the cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 // Problems are every problem found in one file, in file order.
 type Problems []Problem
 
-// Err returns the errors (not the warnings) joined, or nil when there are none.
+// Err returns the errors (not the warnings) joined, or nil when there are
+// none. It lists the first MaxReported and counts the rest.
 func (ps Problems) Err() error {
 	var errs []error
+	n, file := 0, ""
 	for _, p := range ps {
-		if !p.Warning {
+		if p.Warning {
+			continue
+		}
+		if n++; n <= MaxReported {
 			errs = append(errs, p)
 		}
+		file = p.File
+	}
+	if more := n - MaxReported; more > 0 {
+		errs = append(errs, fmt.Errorf("%s: …and %d more problems (the first ones often cause the rest)", file, more))
 	}
 	return errors.Join(errs...)
 }

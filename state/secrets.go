@@ -1,6 +1,7 @@
 package state
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -12,7 +13,16 @@ import (
 // from their files, resolving relative paths against the state file's
 // directory. A secret file must be owned by root (or the user running
 // hakgen) and give no access to group or others.
+//
+// DefaultReadTimeout bounds the read (see LoadContext).
 func (s *State) LoadSecrets() error {
+	ctx, cancel := readContext(context.Background())
+	defer cancel()
+	return s.loadSecrets(ctx)
+}
+
+// loadSecrets is LoadSecrets bounded by ctx.
+func (s *State) loadSecrets(ctx context.Context) error {
 	if s.Stats.PasswordFile == "" {
 		return nil
 	}
@@ -20,7 +30,7 @@ func (s *State) LoadSecrets() error {
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(s.dir, path)
 	}
-	pw, err := ReadSecretFile(path)
+	pw, err := readBounded(ctx, path, func() (string, error) { return ReadSecretFile(path) })
 	if err != nil {
 		return s.problem("stats.passwordFile", "%v", err)
 	}

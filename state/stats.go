@@ -21,7 +21,7 @@ func (s *State) StatsBind(node string) (host string, port int, err error) {
 		if lb.Name == node {
 			mine = lb.Address
 		}
-		ofAPair = ofAPair || lb.Address == host
+		ofAPair = ofAPair || sameHost(lb.Address, host)
 	}
 	if ofAPair && mine != "" {
 		host = mine

@@ -1,8 +1,6 @@
 package state
 
 import (
-	"fmt"
-	"net"
 	"net/netip"
 	"regexp"
 	"sort"
@@ -40,6 +38,7 @@ func (s *State) Validate() Problems {
 	v.stats()
 	v.haproxy()
 	v.failover()
+	v.overlaps()
 	sortProblems(v.problems)
 	return v.problems
 }
@@ -64,15 +63,16 @@ func (v *validator) controlPlanes() {
 }
 
 // servers checks one list of backend servers: valid, unique names and
-// addresses.
+// addresses of single hosts, unique as compared in canonical form.
 func (v *validator) servers(list string, servers []Server) {
 	names, addrs := map[string]string{}, map[string]string{}
 	for i, srv := range servers {
 		path := indexed(list, i)
 		v.label(path+".name", srv.Name)
 		v.unique(names, path+".name", srv.Name, "name")
-		v.address(path+".address", srv.Address)
-		v.unique(addrs, path+".address", strings.ToLower(srv.Address), "address")
+		if v.address(path+".address", srv.Address) {
+			v.uniqueAddr(addrs, path+".address", srv.Address)
+		}
 	}
 }
 
@@ -121,26 +121,39 @@ func (v *validator) extraPorts() {
 	}
 }
 
-// frontendPorts checks that no two frontends listen on one port.
+// frontendPorts checks that no two frontends listen on one port. A
+// collision is reported at the later field, or at the one written in the
+// file when the other is a default (extraPorts: [{port: 8404}] against
+// stats.bind's default): its place is where the fix goes.
 func (v *validator) frontendPorts() {
-	used := map[int]string{}
-	claim := func(path string, port int) {
-		if first, dup := used[port]; dup {
-			v.errorf(path, "port %d is already used by %s (expected a port no other frontend listens on)", port, first)
+	type claim struct{ path, value string } // value: a bind, shown when it is a default
+	used := map[int]claim{}
+	add := func(c claim, port int) {
+		first, dup := used[port]
+		if !dup {
+			used[port] = c
 			return
 		}
-		used[port] = path
+		at, other := c, first
+		if !v.s.has(c.path) && v.s.has(first.path) {
+			at, other = first, c
+		}
+		name := other.path
+		if other.value != "" && !v.s.has(other.path) {
+			name += " (default " + other.value + ")"
+		}
+		v.errorf(at.path, "port %d is already used by %s (expected a port no other frontend listens on)", port, name)
 	}
-	claim("apiServer.port", v.s.APIServer.Port)
+	add(claim{path: "apiServer.port"}, v.s.APIServer.Port)
 	if len(v.s.Workers) > 0 {
-		claim("ingress.http.port", v.s.Ingress.HTTP.Port)
-		claim("ingress.https.port", v.s.Ingress.HTTPS.Port)
+		add(claim{path: "ingress.http.port"}, v.s.Ingress.HTTP.Port)
+		add(claim{path: "ingress.https.port"}, v.s.Ingress.HTTPS.Port)
 	}
 	for i, p := range v.s.ExtraPorts {
-		claim(indexed("extraPorts", i)+".port", p.Port)
+		add(claim{path: indexed("extraPorts", i) + ".port"}, p.Port)
 	}
 	if _, port, err := SplitBind(v.s.Stats.Bind); err == nil {
-		claim("stats.bind", port)
+		add(claim{path: "stats.bind", value: v.s.Stats.Bind}, port)
 	}
 }
 
@@ -169,10 +182,26 @@ func (v *validator) stats() {
 		v.errorf("stats", "user and passwordFile go together (expected %s as well)", missing)
 	}
 	v.filePath("stats.passwordFile", st.PasswordFile)
-	if err == nil && v.s.FloatingIP != nil && host == v.s.FloatingIP.Address {
-		v.errorf("stats.bind", "%q is the Floating IP, which only the MASTER holds: the BACKUP's HAProxy could not bind it and keepalived's check would fail everywhere (expected this node's private address)", st.Bind)
-	} else if a, perr := netip.ParseAddr(host); err == nil && !auth && perr == nil && !a.IsUnspecified() && !a.IsPrivate() && !a.IsLoopback() {
-		v.warnf("stats.bind", "%q is not a private address and stats has no authentication: anyone who reaches it sees the stats page and metrics (expected a private address, or stats.user and stats.passwordFile)", st.Bind)
+	if err == nil {
+		v.statsHost(host, auth)
+	}
+}
+
+// statsHost checks the host of a stats bind that parsed: one HAProxy can
+// listen on, not the Floating IP, and private unless stats has
+// authentication.
+func (v *validator) statsHost(host string, auth bool) {
+	bind := v.s.Stats.Bind
+	a, perr := netip.ParseAddr(host) // fails for the wildcard ""
+	a = a.Unmap()
+	fip, hasFIP := v.floatingIP()
+	switch {
+	case perr == nil && (a.IsMulticast() || a == limitedBroadcast):
+		v.errorf("stats.bind", "%q is %s: HAProxy cannot listen on it (expected this node's private address, e.g. 10.0.0.5:8404)", bind, notAHost(a))
+	case hasFIP && sameHost(host, fip):
+		v.errorf("stats.bind", "%q is the Floating IP, which only the MASTER holds: the BACKUP's HAProxy could not bind it and keepalived's check would fail everywhere (expected this node's private address)", bind)
+	case perr == nil && !auth && !a.IsUnspecified() && !a.IsPrivate() && !a.IsLoopback():
+		v.warnf("stats.bind", "%q is not a private address and stats has no authentication: anyone who reaches it sees the stats page and metrics (expected a private address, or stats.user and stats.passwordFile)", bind)
 	}
 }
 
@@ -227,18 +256,6 @@ func (v *validator) label(path, name string) {
 	}
 }
 
-func (v *validator) address(path, addr string) {
-	if !IsAddress(addr) {
-		v.errorf(path, "%q is not an IPv4 or IPv6 address or DNS name (expected e.g. 10.0.0.21, fd00::21 or node1.example.com)", addr)
-	}
-}
-
-func (v *validator) ip(path, addr string) {
-	if a, err := netip.ParseAddr(addr); err != nil || a.Zone() != "" {
-		v.errorf(path, "%q is not an IPv4 or IPv6 address (expected e.g. 10.0.0.5)", addr)
-	}
-}
-
 // filePath checks a path to a file hakgen reads (empty is allowed).
 func (v *validator) filePath(path, file string) {
 	if strings.ContainsFunc(file, func(r rune) bool { return r < ' ' || r == 0x7f }) {
@@ -249,46 +266,3 @@ func (v *validator) filePath(path, file string) {
 func itoa64(n int64) string { return strconv.FormatInt(n, 10) }
 
 func indexed(list string, i int) string { return list + "[" + strconv.Itoa(i) + "]" }
-
-var dnsName = regexp.MustCompile(`^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?$`)
-var allDigits = regexp.MustCompile(`^[0-9]+$`)
-
-// IsAddress reports whether addr is an IP address without zone or a DNS name
-// whose last label is not all digits (so a mistyped IPv4 address is not
-// taken for a name).
-func IsAddress(addr string) bool {
-	if a, err := netip.ParseAddr(addr); err == nil {
-		return a.Zone() == ""
-	}
-	if len(addr) > 253 || !dnsName.MatchString(addr) {
-		return false
-	}
-	labels := strings.Split(strings.TrimSuffix(addr, "."), ".")
-	return !allDigits.MatchString(labels[len(labels)-1])
-}
-
-// SplitBind splits a stats bind address ("10.0.0.5:8404", "[fd00::5]:8404",
-// ":8404" or "*:8404") into host and port. The host is empty or an IP address.
-func SplitBind(bind string) (host string, port int, err error) {
-	h, p, err := net.SplitHostPort(bind)
-	if err != nil {
-		return "", 0, fmt.Errorf("%q is not an address and port", bind)
-	}
-	if h == "*" {
-		h = ""
-	}
-	if a, err := netip.ParseAddr(h); h != "" && (err != nil || a.Zone() != "") {
-		return "", 0, fmt.Errorf("%q is not an IP address", h)
-	}
-	port, err = strconv.Atoi(p)
-	if err != nil {
-		return "", 0, fmt.Errorf("%q is not a port number", p)
-	}
-	return h, port, nil
-}
-
-// IsWildcard reports whether a bind host listens on every address.
-func IsWildcard(host string) bool {
-	a, err := netip.ParseAddr(host)
-	return host == "" || (err == nil && a.Unmap().IsUnspecified())
-}

@@ -12,11 +12,14 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/hakgen/hakgen/internal/filekind"
 )
 
 // Staged is new content written next to its target, not yet in place.
@@ -30,8 +33,16 @@ type Staged struct {
 // The file gets target's mode and owner when target exists, else perm.
 //
 // A target that is a symlink stays one: the file it points to is replaced.
+// Only a regular file is replaced: a target (or a symlink's destination)
+// that exists as anything else, such as a device node, a FIFO or a
+// directory, is refused, and so is a symlink whose destination does not
+// exist (replacing the link would break whatever layout it belongs to,
+// and creating its destination would write where nobody looked).
 func Stage(target string, data []byte, perm fs.FileMode) (*Staged, error) {
-	target = resolve(target)
+	target, err := resolve(target)
+	if err != nil {
+		return nil, err
+	}
 	dir, base := filepath.Split(target)
 	if dir == "" {
 		dir = "."
@@ -104,10 +115,16 @@ func (s *Staged) Commit() error {
 // Discard removes the staged file; the target is untouched.
 func (s *Staged) Discard() { os.Remove(s.path) }
 
-// Write replaces target with data atomically. It does nothing when the
-// target already holds exactly data, and reports whether it changed it.
+// Write replaces target with data atomically, on the terms of Stage. It
+// does nothing when the target already holds exactly data, and reports
+// whether it changed it. Of the old content, at most len(data)+1 bytes are
+// read.
 func Write(target string, data []byte, perm fs.FileMode) (changed bool, err error) {
-	if old, err := os.ReadFile(target); err == nil && bytes.Equal(old, data) {
+	resolved, err := resolve(target)
+	if err != nil {
+		return false, err
+	}
+	if holds(resolved, data) {
 		return false, nil
 	}
 	st, err := Stage(target, data, perm)
@@ -128,10 +145,46 @@ func syncDir(dir string) error {
 
 // resolve returns the file a symlinked target points to (target itself
 // when it is no symlink or does not exist yet): that file is the one
-// replaced, and its directory the one staged files go to.
-func resolve(target string) string {
-	if resolved, err := filepath.EvalSymlinks(target); err == nil {
-		return resolved
+// replaced, and its directory the one staged files go to. It refuses a
+// target that exists and is not a regular file, and a symlink whose
+// destination does not exist.
+func resolve(target string) (string, error) {
+	resolved, err := filepath.EvalSymlinks(target)
+	if errors.Is(err, fs.ErrNotExist) {
+		if dest, lerr := os.Readlink(target); lerr == nil {
+			return target, fmt.Errorf("refusing to replace %s: it is a symbolic link to %s, which does not exist (create %s, or remove the link)", target, dest, dest)
+		}
+		return target, nil // nothing there yet: created by the rename
 	}
-	return target
+	if err != nil {
+		return target, fmt.Errorf("resolving %s: %w", target, err)
+	}
+	info, err := os.Stat(resolved)
+	if err != nil {
+		return resolved, fmt.Errorf("resolving %s: %w", target, err)
+	}
+	if !info.Mode().IsRegular() {
+		what := "it is not a regular file but " + filekind.Of(info.Mode())
+		if resolved != filepath.Clean(target) {
+			what = "it leads to " + resolved + ", which is not a regular file but " + filekind.Of(info.Mode())
+		}
+		return resolved, fmt.Errorf("refusing to replace %s: %s", target, what)
+	}
+	return resolved, nil
+}
+
+// holds reports whether the regular file at path holds exactly data. It
+// reads at most len(data)+1 bytes, and never blocks on a FIFO that
+// replaced the file since it was resolved.
+func holds(path string, data []byte) bool {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if info, err := f.Stat(); err != nil || !info.Mode().IsRegular() {
+		return false
+	}
+	old, err := io.ReadAll(io.LimitReader(f, int64(len(data))+1))
+	return err == nil && bytes.Equal(old, data)
 }

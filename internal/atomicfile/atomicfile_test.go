@@ -76,14 +76,22 @@ func TestStageIsHiddenAndDiscardLeavesTarget(t *testing.T) {
 func TestCommitFailureLeavesNoTemp(t *testing.T) {
 	dir := t.TempDir()
 	target := filepath.Join(dir, "sub")
-	if err := os.Mkdir(target, 0o755); err != nil { // a directory cannot be replaced by a file
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(target, "keep"), nil, 0o644); err != nil {
+	if err := os.WriteFile(target, []byte("old\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	st, err := Stage(target, []byte("x"), 0o644)
 	if err != nil {
+		t.Fatal(err)
+	}
+	// Between Stage and Commit the file becomes a directory, which a
+	// file cannot replace.
+	if err := os.Remove(target); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(target, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(target, "keep"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.Commit(); err == nil {

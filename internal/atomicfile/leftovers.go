@@ -12,7 +12,11 @@ import (
 // extension, so nothing loads them; a long-running owner of target removes
 // them when it starts.
 func Leftovers(target string) ([]string, error) {
-	dir, base := filepath.Split(resolve(target))
+	resolved, err := resolve(target)
+	if err != nil {
+		resolved = target // nothing Stage would stage for: look beside the path itself
+	}
+	dir, base := filepath.Split(resolved)
 	if dir == "" {
 		dir = "."
 	}

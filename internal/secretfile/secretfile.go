@@ -6,7 +6,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strconv"
 	"syscall"
+
+	"github.com/hakgen/hakgen/internal/filekind"
 )
 
 // MaxSize bounds what is read: tokens and passwords are short.
@@ -15,12 +19,15 @@ const MaxSize = 4096
 // Read returns the content of the secret file at path; what names the
 // secret in messages ("token file", "password file"). With checkOwner, the
 // file must be owned by root (or the effective user) and give group and
-// others no access at all. The checks apply to the opened file (fstat), so
-// a symlink is followed and its target is what must be safe, and the file
-// cannot be swapped between check and read; O_NONBLOCK keeps a FIFO at the
-// path from blocking. Errors name the file and the fix, never the content.
+// others no access at all, and so must every directory it is in (see
+// CheckDirs): whoever can write one of them can swap the file. The checks
+// apply to the opened file (fstat), so a symlink is followed and its
+// target is what must be safe, and the file cannot be swapped between
+// check and read; O_NONBLOCK keeps a FIFO at the path from blocking.
+// Errors name the file and the fix (on the file the path resolves to),
+// never the content.
 func Read(path, what string, checkOwner bool) (string, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
 	if err != nil {
 		return "", fmt.Errorf("reading %s: %w", what, err)
 	}
@@ -30,10 +37,14 @@ func Read(path, what string, checkOwner bool) (string, error) {
 		return "", fmt.Errorf("reading %s: %w", what, err)
 	}
 	if !info.Mode().IsRegular() {
-		return "", fmt.Errorf("%s %s is not a regular file (%s)", what, path, info.Mode().Type())
+		return "", fmt.Errorf("%s %s is not a regular file but %s", what, path, filekind.Of(info.Mode()))
 	}
 	if checkOwner {
-		if err := CheckPrivate(path, what, info); err != nil {
+		real := resolved(f, path)
+		if err := CheckPrivate(path, real, what, info); err != nil {
+			return "", err
+		}
+		if err := CheckDirs(path, real, what); err != nil {
 			return "", err
 		}
 	}
@@ -47,18 +58,88 @@ func Read(path, what string, checkOwner bool) (string, error) {
 	return string(data), nil
 }
 
+// resolved returns the absolute path, without symlinks, of the file f
+// opened from path: the kernel's own (/proc/self/fd), else path resolved.
+func resolved(f *os.File, path string) string {
+	if real, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(int(f.Fd()))); err == nil && filepath.IsAbs(real) {
+		return real
+	}
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		if abs, err := filepath.Abs(real); err == nil {
+			return abs
+		}
+	}
+	return path
+}
+
+// named is how messages name a secret file: the path as written, and the
+// file it resolves to when that differs.
+func named(path, real string) string {
+	if abs, err := filepath.Abs(path); err == nil && abs == real {
+		return path
+	}
+	return path + " (" + real + ")"
+}
+
 // CheckPrivate refuses a file that someone besides root (or the effective
-// user) could read or replace.
-func CheckPrivate(path, what string, info os.FileInfo) error {
+// user) could read or replace. path is the file as written, real the file
+// it resolves to, which the fix in the message names.
+func CheckPrivate(path, real, what string, info os.FileInfo) error {
 	st, ok := info.Sys().(*syscall.Stat_t)
 	if !ok {
-		return fmt.Errorf("%s %s: cannot read its owner", what, path)
+		return fmt.Errorf("%s %s: cannot read its owner", what, named(path, real))
 	}
 	if euid := uint32(os.Geteuid()); st.Uid != 0 && st.Uid != euid {
-		return fmt.Errorf("%s %s is owned by uid %d, not by root (run: chown root:root %s)", what, path, st.Uid, path)
+		return fmt.Errorf("%s %s is owned by uid %d, not by root (run: chown root:root %s)", what, named(path, real), st.Uid, real)
 	}
 	if perm := info.Mode().Perm(); perm&0o077 != 0 {
-		return fmt.Errorf("%s %s has mode %04o: group or others can access it (run: chmod 600 %s)", what, path, perm, path)
+		return fmt.Errorf("%s %s has mode %04o: group or others can access it (run: chmod 600 %s)", what, named(path, real), perm, real)
 	}
 	return nil
+}
+
+// CheckDirs refuses a secret file (real, resolved from path as written)
+// that someone besides root (or the effective user) could replace: every
+// directory from its own up to / must be owned by root or the effective
+// user, and writable by group or others only when it has the sticky bit
+// (as /tmp has), which keeps others from renaming or removing what they
+// do not own. When path is a symlink, the directories holding the link
+// are held to the same rule: whoever can write them can point the link
+// elsewhere.
+func CheckDirs(path, real, what string) error {
+	if err := checkDirChain(path, real, what, filepath.Dir(real)); err != nil {
+		return err
+	}
+	linkDir, err := filepath.EvalSymlinks(filepath.Dir(path))
+	if err != nil {
+		return fmt.Errorf("%s %s: resolving its directory: %w", what, named(path, real), err)
+	}
+	if linkDir, err = filepath.Abs(linkDir); err != nil || linkDir == filepath.Dir(real) {
+		return err
+	}
+	return checkDirChain(path, real, what, linkDir)
+}
+
+// checkDirChain checks dir and every directory above it (see CheckDirs).
+func checkDirChain(path, real, what, dir string) error {
+	euid := uint32(os.Geteuid())
+	for ; ; dir = filepath.Dir(dir) {
+		info, err := os.Stat(dir)
+		if err != nil {
+			return fmt.Errorf("%s %s: checking the directory %s: %w", what, named(path, real), dir, err)
+		}
+		st, ok := info.Sys().(*syscall.Stat_t)
+		if !ok {
+			return fmt.Errorf("%s %s: cannot read the owner of the directory %s", what, named(path, real), dir)
+		}
+		if st.Uid != 0 && st.Uid != euid {
+			return fmt.Errorf("%s %s is in the directory %s, owned by uid %d, who could replace the file (run: chown root:root %s)", what, named(path, real), dir, st.Uid, dir)
+		}
+		if info.Mode().Perm()&0o022 != 0 && info.Mode()&os.ModeSticky == 0 {
+			return fmt.Errorf("%s %s is in the directory %s, mode %04o: group or others can write it and replace the file (run: chmod go-w %s)", what, named(path, real), dir, info.Mode().Perm(), dir)
+		}
+		if parent := filepath.Dir(dir); parent == dir {
+			return nil
+		}
+	}
 }
