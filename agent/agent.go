@@ -70,6 +70,11 @@ type Target struct {
 	Perm fs.FileMode
 	// Render turns the state into the file's bytes; it must be pure.
 	Render func(*state.State) ([]byte, error)
+	// Secret, when set and true for a state, means the file holds a
+	// secret (the stats password's hash): it is installed readable by its
+	// owner and SecretGroup only, whatever mode the file had.
+	Secret      func(*state.State) bool
+	SecretGroup string
 	// Checker validates the staged file; nil checks nothing.
 	Checker Checker
 	// Reloader makes the service load Path again.

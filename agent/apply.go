@@ -122,7 +122,7 @@ func (a *Agent) prepare(ctx context.Context, t *target, s *state.State) *step {
 		}
 		return st
 	}
-	a.stageAndCheck(ctx, st)
+	a.stageAndCheck(ctx, st, t.Secret != nil && t.Secret(s))
 	return st
 }
 
@@ -131,8 +131,9 @@ func (st *step) fail(o Outcome, err error) *step {
 	return st
 }
 
-// stageAndCheck stages want beside the target and checks it.
-func (a *Agent) stageAndCheck(ctx context.Context, st *step) {
+// stageAndCheck stages want beside the target, private when it holds a
+// secret, and checks it.
+func (a *Agent) stageAndCheck(ctx context.Context, st *step, secret bool) {
 	t := st.t
 	staged, err := atomicfile.Stage(t.Path, st.want, t.Perm)
 	if err != nil {
@@ -140,6 +141,12 @@ func (a *Agent) stageAndCheck(ctx context.Context, st *step) {
 		return
 	}
 	st.staged = staged
+	if secret {
+		if err := staged.Restrict(t.SecretGroup); err != nil {
+			st.fail(OutcomeError, fmt.Errorf("making the new %s private: %w", t.Path, err))
+			return
+		}
+	}
 	a.at(pointStaged)
 	if t.Checker != nil {
 		start := time.Now()

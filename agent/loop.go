@@ -22,8 +22,19 @@ import (
 //
 // A reconcile in progress when ctx ends is finished first (bounded by
 // Config.StepTimeout): a reload is never abandoned half-way with its
-// rollback. Run returns an error only when it cannot start watching.
+// rollback. Run returns an error only when it cannot start: another agent
+// holds the locks on the directories of its files (ErrLocked), or the
+// state file's directory cannot be watched.
 func (a *Agent) Run(ctx context.Context) error {
+	paths := []string{a.cfg.StatusPath}
+	for _, t := range a.targets {
+		paths = append(paths, t.Path, t.LastGood)
+	}
+	locks, err := lockDirs(paths...)
+	if err != nil {
+		return err
+	}
+	defer locks.release()
 	w, err := watch(a.cfg.StatePath, a.log)
 	if err != nil {
 		return err

@@ -37,7 +37,7 @@ func (a *Agent) reconcileOnce(ctx context.Context) result {
 	res := result{Start: time.Now()}
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.StepTimeout)
 	defer cancel()
-	s, warnings, err := state.Load(a.cfg.StatePath)
+	s, warnings, err := a.load(ctx)
 	for _, w := range warnings {
 		res.Warnings = append(res.Warnings, w.Error())
 	}
@@ -82,6 +82,16 @@ func (a *Agent) reconcileOnce(ctx context.Context) result {
 	res.Err = errors.Join(errs...)
 	res.Took = time.Since(res.Start)
 	return res
+}
+
+// stateReadTimeout bounds reading the state file and its secrets: a file
+// on a hung mount must not hold the reconcile for its whole StepTimeout.
+const stateReadTimeout = 10 * time.Second
+
+func (a *Agent) load(ctx context.Context) (*state.State, state.Problems, error) {
+	ctx, cancel := context.WithTimeout(ctx, stateReadTimeout)
+	defer cancel()
+	return state.LoadContext(ctx, a.cfg.StatePath)
 }
 
 // firstFailed returns the first step whose file cannot be installed, nil

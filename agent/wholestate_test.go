@@ -5,14 +5,17 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/hakgen/hakgen/haproxy"
 	"github.com/hakgen/hakgen/keepalived"
 	"github.com/hakgen/hakgen/render"
+	"github.com/hakgen/hakgen/state"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 )
@@ -136,4 +139,39 @@ func testLog(t *testing.T) *zap.Logger { return zaptest.NewLogger(t) }
 func fileExists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
+}
+
+// TestSecretFileIsInstalledPrivate: a file that holds a secret for this
+// state is installed 0640 and given to the secret group (haproxy, as
+// Debian keeps it), even over a world-readable file.
+func TestSecretFileIsInstalledPrivate(t *testing.T) {
+	f := newFixture(t)
+	s, _ := states()
+	writeFile(t, f.statePath, s.YAML())
+	writeFile(t, f.target, []byte("# the previous, public haproxy.cfg\n"))
+	if err := os.Chmod(f.target, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := f.config()
+	cfg.Targets[0].Secret = func(*state.State) bool { return true }
+	cfg.Targets[0].SecretGroup = "haproxy"
+	a, err := New(cfg, testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := reconcile(t, a); r.Outcome != OutcomeApplied {
+		t.Fatalf("outcome %s, %v", r.Outcome, r.Err)
+	}
+	info, err := os.Stat(f.target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := info.Mode().Perm(); perm != 0o640 {
+		t.Errorf("mode %04o, want 0640", perm)
+	}
+	if g, err := user.LookupGroup("haproxy"); err == nil && os.Geteuid() == 0 {
+		if gid := fmt.Sprint(info.Sys().(*syscall.Stat_t).Gid); gid != g.Gid {
+			t.Errorf("group %s, want haproxy (%s)", gid, g.Gid)
+		}
+	}
 }

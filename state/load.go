@@ -38,6 +38,12 @@ func Load(path string) (*State, Problems, error) {
 // none) bounds reading the state and its secrets, so a file on a hung
 // mount makes LoadContext fail in time rather than wait for the mount.
 func LoadContext(ctx context.Context, path string) (*State, Problems, error) {
+	return load(ctx, path, true)
+}
+
+// load reads, parses and validates the state file at path, and its
+// secrets when secrets is set; see LoadContext.
+func load(ctx context.Context, path string, secrets bool) (*State, Problems, error) {
 	ctx, cancel := readContext(ctx)
 	defer cancel()
 	data, err := readBounded(ctx, path, func() ([]byte, error) { return readLimited(path, MaxFileSize) })
@@ -49,8 +55,10 @@ func LoadContext(ctx context.Context, path string) (*State, Problems, error) {
 		return nil, warnings, err
 	}
 	s.dir = filepath.Dir(path)
-	if err := s.loadSecrets(ctx); err != nil {
-		return nil, warnings, err
+	if secrets {
+		if err := s.loadSecrets(ctx); err != nil {
+			return nil, warnings, err
+		}
 	}
 	return s, warnings, nil
 }

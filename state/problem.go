@@ -26,7 +26,14 @@ type Problem struct {
 	Path    string // field path such as workers[2].address; empty for the file itself
 	Msg     string // what is wrong (what is expected)
 	Warning bool   // true when the state is still usable
+
+	// cause is the error behind a problem of the machine rather than of
+	// the file (a secret file that cannot be read), for errors.Is.
+	cause error
 }
+
+// Unwrap returns the error behind the problem, if any.
+func (p Problem) Unwrap() error { return p.cause }
 
 // Error formats the problem as FILE:LINE:COL: PATH: MSG, on one line:
 // control characters in the path or message are escaped as Go does in

@@ -32,7 +32,9 @@ func (s *State) loadSecrets(ctx context.Context) error {
 	}
 	pw, err := readBounded(ctx, path, func() (string, error) { return ReadSecretFile(path) })
 	if err != nil {
-		return s.problem("stats.passwordFile", "%v", err)
+		p := s.problem("stats.passwordFile", "%v", err)
+		p.cause = err // a file that cannot be read is the machine's problem, not the state's
+		return p
 	}
 	s.Stats.Password = pw
 	return nil

@@ -70,7 +70,7 @@ func (o *checkOptions) run(ctx context.Context, e *env) error {
 	u := o.url
 	if u == "" {
 		var err error
-		if u, err = healthURL(o.state, o.node, e); err != nil {
+		if u, err = healthURL(ctx, o.state, o.node, e); err != nil {
 			return err
 		}
 	} else if p, err := url.Parse(u); err != nil || p.Scheme != "http" || p.Host == "" {
@@ -80,8 +80,8 @@ func (o *checkOptions) run(ctx context.Context, e *env) error {
 }
 
 // healthURL finds /healthz of this node from the state file.
-func healthURL(statePath, node string, e *env) (string, error) {
-	s, err := loadState(statePath, e.stderr)
+func healthURL(ctx context.Context, statePath, node string, e *env) (string, error) {
+	s, err := loadState(ctx, statePath, e.stderr)
 	if err != nil {
 		return "", err
 	}

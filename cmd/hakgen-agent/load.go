@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -18,14 +19,15 @@ const DefaultStatePath = "/etc/hakgen/state.yaml"
 // loadState loads the state file at path and prints its warnings. A file
 // that cannot be read at all is an environment problem; one that reads but
 // is wrong is invalid input.
-func loadState(path string, stderr io.Writer) (*state.State, error) {
-	return loadStateFor(path, stderr, state.Load)
+// ctx's deadline bounds the reads.
+func loadState(ctx context.Context, path string, stderr io.Writer) (*state.State, error) {
+	return loadStateFor(ctx, path, stderr, state.LoadContext)
 }
 
 // loadStateFor is loadState with the loader to use, e.g.
 // state.LoadSkippingSecrets.
-func loadStateFor(path string, stderr io.Writer, load func(string) (*state.State, state.Problems, error)) (*state.State, error) {
-	s, warnings, err := load(path)
+func loadStateFor(ctx context.Context, path string, stderr io.Writer, load func(context.Context, string) (*state.State, state.Problems, error)) (*state.State, error) {
+	s, warnings, err := load(ctx, path)
 	printWarnings(stderr, warnings)
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
 		return nil, envErr(err)

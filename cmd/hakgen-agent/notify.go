@@ -158,7 +158,7 @@ var _ failover.Assigner = (*masterRun)(nil)
 func (m *masterRun) ServerID(ctx context.Context) (int64, error) {
 	// Only the failover sections must be right: a mistake elsewhere in
 	// the state must not keep the Floating IP from moving.
-	s, err := state.LoadForFailover(m.opts.statePath)
+	s, err := state.LoadForFailoverContext(ctx, m.opts.statePath)
 	if err != nil {
 		return 0, err
 	}

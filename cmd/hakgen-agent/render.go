@@ -61,7 +61,7 @@ func newRenderCommand(e *env) *cobra.Command {
 	return cmd
 }
 
-func (o *renderOptions) run(_ context.Context, e *env) error {
+func (o *renderOptions) run(ctx context.Context, e *env) error {
 	if o.diff && o.output != "" {
 		return usageErr("--diff prints what would change and writes nothing: it cannot be combined with -o")
 	}
@@ -69,7 +69,7 @@ func (o *renderOptions) run(_ context.Context, e *env) error {
 	if o.diff && statePath == "" && len(o.controlPlanes)+len(o.workers) == 0 {
 		statePath = DefaultStatePath
 	}
-	s, err := renderInput(statePath, o.controlPlanes, o.workers, e)
+	s, err := renderInput(ctx, statePath, o.controlPlanes, o.workers, e)
 	if err != nil {
 		return err
 	}
@@ -80,17 +80,17 @@ func (o *renderOptions) run(_ context.Context, e *env) error {
 	if o.diff {
 		return printDiff(o.running, cfg, e)
 	}
-	return writeOutput(o.output, cfg, e)
+	return writeOutput(o.output, cfg, e, s.Stats.User != "" && !o.keepalived.on)
 }
 
 // renderInput picks the state to render: a file, servers from flags, or
 // the built-in example.
-func renderInput(path string, cps, workers serverFlag, e *env) (*state.State, error) {
+func renderInput(ctx context.Context, path string, cps, workers serverFlag, e *env) (*state.State, error) {
 	switch {
 	case path != "" && len(cps)+len(workers) > 0:
 		return nil, usageErr("--state cannot be combined with --control-plane or --worker")
 	case path != "":
-		return loadState(path, e.stderr)
+		return loadState(ctx, path, e.stderr)
 	case len(cps)+len(workers) > 0:
 		s, warnings, err := state.FromServers("command line", cps, workers)
 		printWarnings(e.stderr, warnings)
@@ -100,12 +100,24 @@ func renderInput(path string, cps, workers serverFlag, e *env) (*state.State, er
 	return s, err
 }
 
-func writeOutput(path string, data []byte, e *env) error {
+// writeOutput writes data to path atomically (standard output for "" or
+// "-"); a file that holds a secret (the stats password's hash) is made
+// readable by root and the haproxy group only.
+func writeOutput(path string, data []byte, e *env, secret bool) error {
 	if path == "" || path == "-" {
 		_, err := e.stdout.Write(data)
 		return err
 	}
-	if _, err := atomicfile.Write(path, data, 0o644); err != nil {
+	st, err := atomicfile.Stage(path, data, 0o644)
+	if err == nil && secret {
+		if err = st.Restrict("haproxy"); err != nil {
+			st.Discard()
+		}
+	}
+	if err == nil {
+		err = st.Commit()
+	}
+	if err != nil {
 		return envErr(err)
 	}
 	fmt.Fprintf(e.stderr, "wrote %s\n", path)

@@ -17,6 +17,7 @@ import (
 	"github.com/hakgen/hakgen/failover"
 	"github.com/hakgen/hakgen/haproxy"
 	"github.com/hakgen/hakgen/keepalived"
+	"github.com/hakgen/hakgen/state"
 	"github.com/hakgen/hakgen/systemd"
 )
 
@@ -183,6 +184,9 @@ func agentConfig(o runOptions, checker haproxy.Checker, reloader agent.Reloader,
 		Targets: []agent.Target{{
 			Name: "haproxy", Path: o.config, LastGood: o.lastGood,
 			Render: haproxyRender(o.node), Checker: checker, Reloader: reloader,
+			// With stats authentication haproxy.cfg holds the password's
+			// hash: root:haproxy 0640, as Debian keeps HAProxy's secrets.
+			Secret: func(s *state.State) bool { return s.Stats.User != "" }, SecretGroup: "haproxy",
 		}, ka},
 		Resync:            o.resync,
 		MinQuiescence:     o.minQuiet,

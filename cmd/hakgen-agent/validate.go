@@ -86,7 +86,7 @@ func (o *validateOptions) run(ctx context.Context, e *env) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	s, err := loadStateFor(o.state, e.stderr, state.LoadSkippingSecrets)
+	s, err := loadStateFor(ctx, o.state, e.stderr, state.LoadSkippingSecrets)
 	if err != nil {
 		return err
 	}

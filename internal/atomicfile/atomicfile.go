@@ -15,7 +15,9 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -95,6 +97,30 @@ func fill(f *os.File, data []byte, target string, perm fs.FileMode) error {
 		return f.Chown(int(st.Uid), int(st.Gid))
 	}
 	return nil
+}
+
+// Restrict makes the staged file private to its owner and group, for
+// content that holds a secret (a password hash): the mode loses every bit
+// for others and group write (0644 becomes 0640), and when group names a
+// group of this machine, the file is given to it (a service reading the
+// file through its group, as haproxy does). Call it before Commit.
+func (s *Staged) Restrict(group string) error {
+	info, err := os.Stat(s.path)
+	if err != nil {
+		return err
+	}
+	if err := os.Chmod(s.path, info.Mode().Perm()&^0o027); err != nil {
+		return err
+	}
+	g, err := user.LookupGroup(group)
+	if err != nil || os.Geteuid() != 0 {
+		return nil // no such group here (or not root): the owner's group stays
+	}
+	gid, err := strconv.Atoi(g.Gid)
+	if err != nil {
+		return nil
+	}
+	return os.Chown(s.path, -1, gid)
 }
 
 // Path is the staged file, e.g. for `haproxy -c` before committing.

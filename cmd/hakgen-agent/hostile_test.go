@@ -1,0 +1,90 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hakgen/hakgen/internal/tooltest"
+)
+
+// TestFIFOAtTheStatePathBlocksNothing: with a FIFO (no writer) where the
+// state file should be, validate, check and notify each return at once
+// with an error naming the file, and notify leaves no lock behind: the
+// next MASTER run, with a real state, moves the Floating IP.
+func TestFIFOAtTheStatePathBlocksNothing(t *testing.T) {
+	bin := tooltest.Need(t, "haproxy")
+	w := newNotifyWorld(t, "10.0.0.5", true)
+	good := mustRead(t, w.statePath)
+	os.Remove(w.statePath)
+	if err := syscall.Mkfifo(w.statePath, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"validate", "--offline", "--state", w.statePath, "--haproxy-bin", bin},
+		{"check", "--state", w.statePath},
+	} {
+		start := time.Now()
+		code, _, stderr := runCLI(t, args...)
+		if code == exitOK || !strings.Contains(stderr, w.statePath) || !strings.Contains(stderr, "not a regular file") {
+			t.Errorf("%s: exit %d, stderr:\n%s", args[0], code, stderr)
+		}
+		t.Logf("%s returned after %s", args[0], time.Since(start))
+	}
+	if code, stderr := w.notify(t, "--node", "lb1", "MASTER"); code == exitOK || !strings.Contains(stderr, "not a regular file") {
+		t.Errorf("notify on a FIFO: exit %d, stderr:\n%s", code, stderr)
+	}
+	os.Remove(w.statePath)
+	writeNotifyFile(t, w.statePath, string(good), 0o644)
+	if code, stderr := w.notify(t, "--node", "lb1", "--deadline", "10s", "MASTER"); code != exitOK || w.fake.Owner(fipID) != thisID {
+		t.Errorf("the next MASTER run: exit %d, owner %d, stderr:\n%s", code, w.fake.Owner(fipID), stderr)
+	}
+}
+
+// TestUnreadableSecretIsAnEnvironmentProblem: a stats password file the
+// process may not read (permission denied) exits 3, as the README's table
+// says, not 1: the state is right, the machine is not. The binary runs as
+// nobody, for whom root's 0600 file is unreadable.
+func TestUnreadableSecretIsAnEnvironmentProblem(t *testing.T) {
+	tooltest.NeedRoot(t)
+	agent := buildNotifyAgent(t)
+	dir, err := os.MkdirTemp("/var/tmp", "hakgen-perm-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data := mustRead(t, agent)
+	agent = filepath.Join(dir, "hakgen-agent") // where nobody may run it
+	if err := os.WriteFile(agent, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeNotifyFile(t, filepath.Join(dir, "password"), "s3cret\n", 0o600)
+	statePath := filepath.Join(dir, "state.yaml")
+	writeNotifyFile(t, statePath, "controlPlanes: [{name: cp1, address: 10.0.0.11}]\nstats: {bind: \"127.0.0.1:8404\", user: admin, passwordFile: password}\n", 0o644)
+	cmd := exec.Command(agent, "render", "--state", statePath)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if code := cmd.ProcessState.ExitCode(); code != exitEnvironment || !strings.Contains(string(out), "permission denied") {
+		t.Errorf("exit %d (%v), output:\n%s\nwant exit 3 and permission denied", code, err, out)
+	}
+}
+
+// TestSecondRunIsRefused: a second `run` on the files of a running agent
+// exits at once with an error naming the lock instead of fighting it.
+func TestSecondRunIsRefused(t *testing.T) {
+	d := startDaemon(t, daemonState)
+	code, _, stderr := runCLI(t, "run", "--state", d.state, "--haproxy-config", d.config, "--reload", "none",
+		"--last-good", filepath.Join(d.dir, "lib", "last-good"), "--status-file", filepath.Join(d.dir, "other-status.json"),
+		"--keepalived-config", filepath.Join(d.dir, "keepalived.conf"), "--keepalived-last-good", filepath.Join(d.dir, "lib", "ka-last-good"),
+		"--state-dir", filepath.Join(d.dir, "run"), "--heal-interval", "0")
+	if code != exitEnvironment || !strings.Contains(stderr, "another hakgen-agent run manages these files") {
+		t.Errorf("second run: exit %d, stderr:\n%s", code, stderr)
+	}
+}
