@@ -88,3 +88,22 @@ func TestSecondRunIsRefused(t *testing.T) {
 		t.Errorf("second run: exit %d, stderr:\n%s", code, stderr)
 	}
 }
+
+// TestRenderOutputWithPasswordHashIsPrivate: render -o over a
+// world-readable file makes it 0640 when it holds the stats password's
+// hash.
+func TestRenderOutputWithPasswordHashIsPrivate(t *testing.T) {
+	dir := t.TempDir()
+	writeNotifyFile(t, filepath.Join(dir, "password"), "s3cret\n", 0o600)
+	statePath := filepath.Join(dir, "state.yaml")
+	writeNotifyFile(t, statePath, "controlPlanes: [{name: cp1, address: 10.0.0.11}]\nstats: {bind: \"127.0.0.1:8404\", user: admin, passwordFile: password}\n", 0o644)
+	out := filepath.Join(dir, "haproxy.cfg")
+	writeNotifyFile(t, out, "# public\n", 0o644)
+	if code, _, stderr := runCLI(t, "render", "--state", statePath, "-o", out); code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	info, err := os.Stat(out)
+	if err != nil || info.Mode().Perm() != 0o640 || !strings.Contains(string(mustRead(t, out)), "userlist stats-users") {
+		t.Errorf("render -o: %v, mode %v; want 0640 with the userlist", err, info.Mode())
+	}
+}
