@@ -10,6 +10,7 @@ import (
 	"os"
 
 	"github.com/hakgen/hakgen/internal/atomicfile"
+	"github.com/hakgen/hakgen/internal/regular"
 )
 
 // target is a Target with what the agent knows about its service.
@@ -56,9 +57,14 @@ func newTarget(t Target, prev *Status) (*target, error) {
 // state renders.
 func (t *target) pending(cur []byte) bool { return hashOf(cur) != t.loaded }
 
-// readTarget reads the current file; a missing file reads as nil.
+// maxTarget bounds what is read of a generated file: haproxy.cfg for
+// thousands of servers is a few MiB.
+const maxTarget = 64 << 20
+
+// readTarget reads the current file; a missing file reads as nil. Only a
+// regular file is read (a FIFO or device there is refused, not waited on).
 func readTarget(path string) ([]byte, error) {
-	data, err := os.ReadFile(path)
+	data, err := regular.Read(path, maxTarget)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}

@@ -175,3 +175,22 @@ func TestSecretFileIsInstalledPrivate(t *testing.T) {
 		}
 	}
 }
+
+// TestFIFOAtTheTargetIsRefused: a FIFO where haproxy.cfg should be makes
+// the agent refuse to start at once (it is not a regular file), instead of
+// blocking, and is left as it is.
+func TestFIFOAtTheTargetIsRefused(t *testing.T) {
+	f := newFixture(t)
+	s, _ := states()
+	writeFile(t, f.statePath, s.YAML())
+	if err := syscall.Mkfifo(f.target, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := New(f.config(), testLog(t))
+	if err == nil || !strings.Contains(err.Error(), "not a regular file but a named pipe") {
+		t.Errorf("New: %v; want an error naming the FIFO", err)
+	}
+	if info, err := os.Lstat(f.target); err != nil || info.Mode()&os.ModeNamedPipe == 0 {
+		t.Errorf("the FIFO was replaced: %v %v", info, err)
+	}
+}

@@ -3,12 +3,9 @@ package state
 import (
 	"context"
 	"fmt"
-	"io"
-	"os"
-	"syscall"
 	"time"
 
-	"github.com/hakgen/hakgen/internal/filekind"
+	"github.com/hakgen/hakgen/internal/regular"
 )
 
 // DefaultReadTimeout bounds reading the state file and its secrets when
@@ -59,28 +56,6 @@ func readBounded[T any](ctx context.Context, path string, read func() (T, error)
 	}
 }
 
-// readLimited reads a regular file of at most limit bytes. It opens with
-// O_NONBLOCK, so a FIFO at path cannot block the open, and checks the
-// opened file's type before reading anything.
-func readLimited(path string, limit int64) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !info.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file but %s", path, filekind.Of(info.Mode()))
-	}
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, limit)
-	}
-	return data, nil
-}
+// readLimited reads a regular file of at most limit bytes, never blocking
+// on anything else (see regular.Read).
+func readLimited(path string, limit int64) ([]byte, error) { return regular.Read(path, limit) }
