@@ -298,7 +298,7 @@ var ErrNotTried = errors.New("reload not tried")
 // operator's restart.
 func notTried(err error) bool {
 	var job *systemd.JobError
-	return errors.Is(err, ErrNotTried) || errors.Is(err, haproxy.ErrReloadNotSent) ||
+	return errors.Is(err, ErrNotTried) || errors.Is(err, haproxy.ErrReloadNotSent) || errors.Is(err, systemd.ErrNotSent) ||
 		errors.Is(err, systemd.ErrBusy) || (errors.As(err, &job) && job.Result == "canceled")
 }
 

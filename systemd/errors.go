@@ -19,6 +19,10 @@ var (
 	// ErrConnectionLost: the bus connection closed while a job was
 	// pending; its outcome is unknown. The next Reload dials again.
 	ErrConnectionLost = errors.New("bus connection lost")
+	// ErrNotSent: Reload failed before systemd had a job for the unit
+	// (the bus could not be reached, the unit's state could not be read,
+	// or systemd refused the job): the service never tried its file.
+	ErrNotSent = errors.New("no reload was sent to systemd")
 	// ErrReloadFailed: the job finished but the service reports that it
 	// did not load the new configuration (StatusText) or is not running.
 	ErrReloadFailed = errors.New("service did not load its configuration")

@@ -52,6 +52,10 @@ func (r *Reloader) runJob(ctx, jctx context.Context, s *session, job jobKind) er
 	default:
 		return fmt.Errorf("unknown job kind %q", job)
 	}
+	if err != nil && isReply(err) {
+		// systemd answered, and refused: no job exists.
+		return fmt.Errorf("enqueuing %s job for %s: %w: %w", job, r.opts.Unit, ErrNotSent, err)
+	}
 	if err != nil {
 		return fmt.Errorf("enqueuing %s job for %s: %w", job, r.opts.Unit, err)
 	}

@@ -98,7 +98,7 @@ func (r *Reloader) Reload(ctx context.Context) error {
 func (r *Reloader) reload(ctx context.Context) (jobKind, error) {
 	s, state, err := r.currentState(ctx)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("%w: %w", ErrNotSent, err)
 	}
 	job, err := r.chooseJob(state)
 	if err != nil {
