@@ -110,3 +110,26 @@ func (r *SystemdReloader) verify(ctx context.Context) error {
 
 // Close releases the bus connection.
 func (r *SystemdReloader) Close() { r.unit.Close() }
+
+// ServerStateReloader saves HAProxy's servers' state (health, addresses)
+// right before each reload, into the file haproxy.cfg loads it from
+// (server-state-file), so that the new worker starts with what the old one
+// learnt: a server that was DOWN stays out instead of taking connections
+// until its first check fails.
+type ServerStateReloader struct {
+	Reloader
+	Master *haproxy.Master
+	Path   string
+	Log    *zap.Logger
+}
+
+// Reload saves the state, then reloads. A state that cannot be saved (no
+// HAProxy running, say) does not stop the reload: the new worker then
+// starts from the last saved state.
+func (r ServerStateReloader) Reload(ctx context.Context) error {
+	err := haproxy.SaveServerState(ctx, r.Master, r.Path)
+	if err != nil && !errors.Is(err, haproxy.ErrMasterUnavailable) {
+		r.Log.Warn("cannot save the servers' state before the reload; the new worker starts from the last saved one", zap.Error(err))
+	}
+	return r.Reloader.Reload(ctx)
+}

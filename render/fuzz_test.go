@@ -155,10 +155,19 @@ func usesDNSNames(s *state.State) bool {
 
 func checkWithHAProxy(t *testing.T, bin string, cfg []byte) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "haproxy.cfg")
+	dir := t.TempDir()
+	path := filepath.Join(dir, "rendered.cfg")
 	if err := os.WriteFile(path, cfg, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// A directory of its own: the fuzz test's has a '#' in its name,
+	// which would start a comment in haproxy.cfg.
+	copyDir, err := os.MkdirTemp("", "hakgen-fuzz-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(copyDir) })
+	path = withServerState(t, path, copyDir)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	warnings, err := haproxy.Checker{Bin: bin}.Check(ctx, path)

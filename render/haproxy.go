@@ -66,7 +66,22 @@ func HAProxy(s *state.State) ([]byte, error) { return HAProxyFor(s, "") }
 // bind on the address of any load balancer becomes this node's address
 // (see state.StatsBind). An empty node renders the state as written.
 func HAProxyFor(s *state.State, node string) ([]byte, error) {
-	view, err := newHAProxyView(s, node)
+	return HAProxyWith(s, HAProxyOptions{Node: node})
+}
+
+// HAProxyOptions choose the node haproxy.cfg is rendered for and the
+// files it names.
+type HAProxyOptions struct {
+	// Node is the load balancer the file is for ("": as written).
+	Node string
+	// ServerStateFile is the server-state-file HAProxy keeps its servers'
+	// state in across reloads; ServerStateFile when empty.
+	ServerStateFile string
+}
+
+// HAProxyWith renders haproxy.cfg with opts.
+func HAProxyWith(s *state.State, opts HAProxyOptions) ([]byte, error) {
+	view, err := newHAProxyView(s, opts)
 	if err != nil {
 		return nil, err
 	}

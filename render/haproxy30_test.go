@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hakgen/hakgen/haproxy"
 	"github.com/hakgen/hakgen/internal/tooltest"
+	"github.com/hakgen/hakgen/render"
 )
 
 // haproxy30Root is a Debian 13 tree holding HAProxy 3.0, built by `make
@@ -53,6 +55,11 @@ func TestHAProxyGoldenPassesHAProxy30(t *testing.T) {
 			t.Fatal(err)
 		}
 		name := filepath.Base(golden)
+		// The server-state file, as the agent creates it, inside the tree.
+		data = []byte(strings.ReplaceAll(string(data), render.ServerStateFile, inside+"/server-state"))
+		if err := haproxy.EnsureServerState(filepath.Join(dir, "server-state")); err != nil {
+			t.Fatal(err)
+		}
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
 			t.Fatal(err)
 		}

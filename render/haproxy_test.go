@@ -101,6 +101,26 @@ func TestHAProxyGolden(t *testing.T) {
 // a warning rather than an error.
 var allowedWarning = regexp.MustCompile(`could not resolve address`)
 
+// withServerState copies the haproxy.cfg at path into dir with its
+// server-state file moved into dir too, created as the agent creates it
+// before HAProxy or a check reads it, and returns the copy's path.
+func withServerState(t *testing.T, path, dir string) string {
+	t.Helper()
+	cfg, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stateFile := filepath.Join(dir, "server-state")
+	if err := haproxy.EnsureServerState(stateFile); err != nil {
+		t.Fatal(err)
+	}
+	copied := filepath.Join(dir, filepath.Base(path))
+	if err := os.WriteFile(copied, []byte(strings.ReplaceAll(string(cfg), render.ServerStateFile, stateFile)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return copied
+}
+
 // TestHAProxyGoldenPassesHAProxyCheck runs Debian's real haproxy -c on every
 // golden file, with the flags of Debian's haproxy.service; a
 // production-ready file raises no warning either.
@@ -119,6 +139,7 @@ func assertHAProxyAccepts(t *testing.T, bin, path string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	path = withServerState(t, path, t.TempDir())
 	warnings, err := haproxy.Checker{Bin: bin, Args: haproxy.DebianServiceArgs}.Check(ctx, path)
 	if err != nil {
 		t.Fatalf("haproxy -c refused %s: %v", path, err)

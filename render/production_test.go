@@ -40,13 +40,13 @@ func section(cfg, header string) string {
 func TestProductionReady(t *testing.T) {
 	cfg := renderYAML(t, string(state.Example))
 	must := map[string]string{
-		"global":                 "maxconn 50100|hard-stop-after 15m|log /dev/log local0",
-		"defaults":               "mode tcp|maxconn 50000|option tcplog|option log-health-checks|timeout tunnel 1h|timeout client-fin 10s|timeout connect 5s|timeout check 5s|default-server inter 5s fall 3 rise 2 init-addr last,libc,none",
-		"frontend kube-api":      "bind :::6443 v4v6",
+		"global":                 "maxconn 50100|hard-stop-after 15m|log /dev/log local0|mworker-max-reloads 50|server-state-file /var/lib/hakgen/haproxy-server-state",
+		"defaults":               "mode tcp|option tcplog|option log-health-checks|timeout tunnel 1h|timeout client-fin 10s|timeout connect 5s|timeout check 5s|load-server-state-from-file global|default-server inter 1s fastinter 500ms downinter 1s fall 3 rise 2 slowstart 10s init-addr last,libc,none",
+		"frontend kube-api":      "bind :::6443 v4v6|maxconn 10000|tcp-request inspect-delay 5s|tcp-request content accept if { req.ssl_hello_type 1 }|tcp-request content reject",
 		"backend kube-api":       "option httpchk|http-check connect ssl|http-check send meth GET uri /readyz ver HTTP/1.1 hdr Host kubernetes|http-check expect status 200|server cp1 10.0.0.11:6443 check on-marked-down shutdown-sessions verify none",
-		"frontend ingress-http":  "bind :::80 v4v6",
-		"frontend ingress-https": "bind :::443 v4v6",
-		"backend ingress-https":  "server w3 10.0.0.23:443 check",
+		"frontend ingress-http":  "bind :::80 v4v6|maxconn 10000|option dontlog-normal|tcp-request content accept if { req.len gt 0 }|tcp-request content reject",
+		"frontend ingress-https": "bind :::443 v4v6|maxconn 25000|option dontlog-normal|tcp-request content accept if { req.ssl_hello_type 1 }|tcp-request content reject",
+		"backend ingress-https":  "server w3 10.0.0.23:443 check on-marked-down shutdown-sessions",
 		"frontend stats":         "mode http|maxconn 100|monitor-uri /healthz|bind 10.0.0.5:8404|stats hide-version|http-request use-service prometheus-exporter if { path /metrics }",
 	}
 	for header, lines := range must {

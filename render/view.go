@@ -1,11 +1,13 @@
 package render
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/GehirnInc/crypt"
 	_ "github.com/GehirnInc/crypt/sha512_crypt" // registers crypt.SHA512
@@ -21,27 +23,48 @@ const statsMaxConn = 100
 type haproxyView struct {
 	Cluster       string
 	Hash          string
-	MaxConn       int // of each public frontend
-	GlobalMaxConn int // MaxConn plus the stats frontend's share
+	GlobalMaxConn int // haproxy.maxconn plus the stats frontend's share
 	StatsMaxConn  int
 	HardStopAfter state.Duration
 	Timeouts      state.Timeouts
 	Checks        state.Checks
-	Resolvers     bool // some server is given by DNS name
+	FastInterval  state.Duration // fastinter: checks while a server changes state
+	Resolvers     bool           // some server is given by DNS name
+	PerSource     int            // haproxy.maxConnPerSource; 0: none
 	Proxies       []proxy
 	Stats         statsView
+	// ServerState is the file HAProxy loads its servers' state from at
+	// start and reload; the agent writes it just before each reload.
+	ServerState string
 }
+
+// ServerStateFile is where the servers' health and addresses are kept
+// across a reload (haproxy.cfg's server-state-file). The agent writes it
+// right before each reload, from the running HAProxy.
+const ServerStateFile = "/var/lib/hakgen/haproxy-server-state"
+
+// Inspection of a frontend's first bytes (see proxy.Inspect).
+const (
+	inspectTLS  = "tls"  // a TLS ClientHello must arrive in time
+	inspectData = "data" // any bytes must arrive in time
+)
 
 // proxy is a TCP passthrough frontend with its backend of the same name.
 type proxy struct {
 	Comment string // constant text, never from the state
 	Name    string
 	Port    int
-	Readyz  bool     // HTTPS GET /readyz health check
-	Servers []string // whole server lines, every word checked
+	MaxConn int    // this frontend's share of haproxy.maxconn
+	Inspect string // inspectTLS, inspectData or "" (extra ports: any protocol)
+	Quiet   bool   // log only abnormal connections (ingress: one line per request would flood journald)
+	Readyz  bool   // HTTPS GET /readyz health check
+	Servers []string
 }
 
 type statsView struct {
+	// Backends are the public backends; /backendz answers 200 while at
+	// least one of them has a server up.
+	Backends     []string
 	Bind         string
 	DualStack    bool // a wildcard bind: every IPv4 and IPv6 address
 	Auth         bool
@@ -49,18 +72,21 @@ type statsView struct {
 	PasswordHash string
 }
 
-func newHAProxyView(s *state.State, node string) (*haproxyView, error) {
+func newHAProxyView(s *state.State, opts HAProxyOptions) (*haproxyView, error) {
+	node := opts.Node
 	h := s.HAProxy
 	v := &haproxyView{
 		Cluster:       s.Cluster,
 		Hash:          s.Hash()[:12],
-		MaxConn:       h.MaxConn,
 		GlobalMaxConn: h.MaxConn + statsMaxConn,
 		StatsMaxConn:  statsMaxConn,
 		HardStopAfter: h.HardStopAfter,
 		Timeouts:      h.Timeouts,
 		Checks:        h.Checks,
+		FastInterval:  fastInterval(h.Checks.Interval),
 		Resolvers:     usesDNS(s.ControlPlanes) || usesDNS(s.Workers),
+		PerSource:     h.MaxConnPerSource,
+		ServerState:   cmp.Or(opts.ServerStateFile, ServerStateFile),
 	}
 	proxies, err := proxies(s)
 	if err != nil {
@@ -71,33 +97,40 @@ func newHAProxyView(s *state.State, node string) (*haproxyView, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, p := range proxies {
+		stats.Backends = append(stats.Backends, p.Name)
+	}
 	v.Stats = stats
 	return v, nil
 }
 
 func proxies(s *state.State) ([]proxy, error) {
 	api := s.APIServer
-	// Close connections to a failed API server so clients reconnect elsewhere.
-	apiOpts := []string{"check", "on-marked-down", "shutdown-sessions"}
+	// Connections to a server marked down are closed, so that clients
+	// reconnect to a healthy one instead of hanging on a dead one.
+	down := []string{"check", "on-marked-down", "shutdown-sessions"}
+	apiOpts := down
 	if api.HealthCheck == state.HealthCheckReadyz {
-		apiOpts = append(apiOpts, "verify", "none")
+		apiOpts = append(slicesClone(down), "verify", "none")
 	}
 	ps := []proxy{{
 		Comment: "Kubernetes API: TLS passes through to the API servers.",
-		Name:    "kube-api", Port: api.Port, Readyz: api.HealthCheck == state.HealthCheckReadyz,
-		Servers: serverLines(s.ControlPlanes, api.BackendPort, apiOpts),
+		Name:    "kube-api", Port: api.Port, MaxConn: s.FrontendMaxConn(state.FrontendAPIServer), Inspect: inspectTLS,
+		Readyz: api.HealthCheck == state.HealthCheckReadyz, Servers: serverLines(s.ControlPlanes, api.BackendPort, apiOpts),
 	}}
 	if len(s.Workers) > 0 {
-		opts := []string{"check"}
+		opts := down
 		if s.Ingress.ProxyProtocol {
-			opts = append(opts, "send-proxy-v2", "check-send-proxy")
+			opts = append(slicesClone(down), "send-proxy-v2", "check-send-proxy")
 		}
 		in := s.Ingress
 		ps = append(ps,
 			proxy{Comment: "Ingress HTTP: passed through to the ingress controller.",
-				Name: "ingress-http", Port: in.HTTP.Port, Servers: serverLines(s.Workers, in.HTTP.BackendPort, opts)},
+				Name: "ingress-http", Port: in.HTTP.Port, MaxConn: s.FrontendMaxConn(state.FrontendHTTP), Inspect: inspectData, Quiet: true,
+				Servers: serverLines(s.Workers, in.HTTP.BackendPort, opts)},
 			proxy{Comment: "Ingress HTTPS: TLS passes through to the ingress controller.",
-				Name: "ingress-https", Port: in.HTTPS.Port, Servers: serverLines(s.Workers, in.HTTPS.BackendPort, opts)},
+				Name: "ingress-https", Port: in.HTTPS.Port, MaxConn: s.FrontendMaxConn(state.FrontendHTTPS), Inspect: inspectTLS, Quiet: true,
+				Servers: serverLines(s.Workers, in.HTTPS.BackendPort, opts)},
 		)
 	}
 	for _, x := range s.ExtraPorts {
@@ -106,7 +139,8 @@ func proxies(s *state.State) ([]proxy, error) {
 			group = s.Workers
 		}
 		ps = append(ps, proxy{Comment: "Extra TCP passthrough port.",
-			Name: "extra-" + x.Name, Port: x.Port, Servers: serverLines(group, x.BackendPort, []string{"check"})})
+			Name: "extra-" + x.Name, Port: x.Port, MaxConn: s.FrontendMaxConn(state.FrontendExtraPort),
+			Servers: serverLines(group, x.BackendPort, down)})
 	}
 	for _, p := range ps {
 		for _, line := range p.Servers {
@@ -126,6 +160,15 @@ func serverLines(list []state.Server, port int, opts []string) []string {
 		out[i] = "server " + srv.Name + " " + addr(srv.Address, port) + suffix
 	}
 	return out
+}
+
+func slicesClone(s []string) []string { return append([]string(nil), s...) }
+
+// fastInterval is the check interval while a server goes up or down
+// (fastinter): half the interval, at least 100 ms, so that a failing
+// server is out after about interval + (fall-1) × interval/2.
+func fastInterval(d state.Duration) state.Duration {
+	return max(d/2, state.Duration(100*time.Millisecond))
 }
 
 func usesDNS(list []state.Server) bool {

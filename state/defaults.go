@@ -18,16 +18,18 @@ func Defaults() *State {
 		Stats: Stats{Bind: "127.0.0.1:8404"},
 		HAProxy: HAProxy{
 			MaxConn:       50000,
+			Shares:        Shares{APIServer: 20, HTTP: 20, HTTPS: 50, ExtraPorts: 10},
 			HardStopAfter: Duration(15 * time.Minute),
 			Timeouts: Timeouts{
-				Connect:   Duration(5 * time.Second),
-				Client:    Duration(time.Hour),
-				Server:    Duration(time.Hour),
-				Tunnel:    Duration(time.Hour),
-				ClientFin: Duration(10 * time.Second),
-				Check:     Duration(5 * time.Second),
+				Connect:    Duration(5 * time.Second),
+				Client:     Duration(time.Hour),
+				Server:     Duration(time.Hour),
+				Tunnel:     Duration(time.Hour),
+				ClientFin:  Duration(10 * time.Second),
+				Check:      Duration(5 * time.Second),
+				FirstBytes: Duration(5 * time.Second),
 			},
-			Checks: Checks{Interval: Duration(5 * time.Second), Fall: 3, Rise: 2},
+			Checks: Checks{Interval: Duration(time.Second), Fall: 3, Rise: 2},
 		},
 	}
 }

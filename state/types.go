@@ -96,10 +96,27 @@ type Stats struct {
 
 // HAProxy holds tuning knobs.
 type HAProxy struct {
-	MaxConn       int      `yaml:"maxconn" json:"maxconn"`
-	HardStopAfter Duration `yaml:"hardStopAfter" json:"hardStopAfter"`
-	Timeouts      Timeouts `yaml:"timeouts" json:"timeouts"`
-	Checks        Checks   `yaml:"checks" json:"checks"`
+	// MaxConn is the connection limit of all public frontends together;
+	// the stats frontend has its own share on top.
+	MaxConn int `yaml:"maxconn" json:"maxconn"`
+	// Shares split MaxConn between the public frontends, so that no one
+	// of them can starve another.
+	Shares Shares `yaml:"shares" json:"shares"`
+	// MaxConnPerSource bounds each client address's concurrent
+	// connections to a public frontend; 0 is no bound.
+	MaxConnPerSource int      `yaml:"maxConnPerSource" json:"maxConnPerSource"`
+	HardStopAfter    Duration `yaml:"hardStopAfter" json:"hardStopAfter"`
+	Timeouts         Timeouts `yaml:"timeouts" json:"timeouts"`
+	Checks           Checks   `yaml:"checks" json:"checks"`
+}
+
+// Shares are percentages of HAProxy.MaxConn each public frontend may hold
+// at once; together at most 100.
+type Shares struct {
+	APIServer  int `yaml:"apiServer" json:"apiServer"`
+	HTTP       int `yaml:"http" json:"http"`
+	HTTPS      int `yaml:"https" json:"https"`
+	ExtraPorts int `yaml:"extraPorts" json:"extraPorts"` // all extra ports together, split evenly
 }
 
 // Timeouts are HAProxy's timeouts for the TCP frontends and backends.
@@ -110,6 +127,10 @@ type Timeouts struct {
 	Tunnel    Duration `yaml:"tunnel" json:"tunnel"`
 	ClientFin Duration `yaml:"clientFin" json:"clientFin"`
 	Check     Duration `yaml:"check" json:"check"`
+	// FirstBytes is how long a TLS connection (API, ingress HTTPS) may
+	// wait for its ClientHello, and an ingress HTTP connection for its
+	// first bytes, before it is closed.
+	FirstBytes Duration `yaml:"firstBytes" json:"firstBytes"`
 }
 
 // Checks tune health checking of every server.

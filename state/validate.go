@@ -214,12 +214,13 @@ func (v *validator) haproxy() {
 	if h.MaxConn < 1 || h.MaxConn > 10_000_000 {
 		v.errorf("haproxy.maxconn", "%d is out of range (expected 1 to 10000000)", h.MaxConn)
 	}
+	v.shares()
 	v.duration("haproxy.hardStopAfter", h.HardStopAfter, time.Second, maxTimer)
 	t := h.Timeouts
 	for _, d := range []struct {
 		name string
 		val  Duration
-	}{{"connect", t.Connect}, {"client", t.Client}, {"server", t.Server}, {"tunnel", t.Tunnel}, {"clientFin", t.ClientFin}, {"check", t.Check}} {
+	}{{"connect", t.Connect}, {"client", t.Client}, {"server", t.Server}, {"tunnel", t.Tunnel}, {"clientFin", t.ClientFin}, {"check", t.Check}, {"firstBytes", t.FirstBytes}} {
 		v.duration("haproxy.timeouts."+d.name, d.val, time.Millisecond, maxTimer)
 	}
 	v.duration("haproxy.checks.interval", h.Checks.Interval, 100*time.Millisecond, Duration(time.Hour))

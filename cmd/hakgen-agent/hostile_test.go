@@ -82,6 +82,7 @@ func TestSecondRunIsRefused(t *testing.T) {
 	d := startDaemon(t, daemonState)
 	code, _, stderr := runCLI(t, "run", "--state", d.state, "--haproxy-config", d.config, "--reload", "none",
 		"--last-good", filepath.Join(d.dir, "lib", "last-good"), "--status-file", filepath.Join(d.dir, "other-status.json"),
+		"--server-state-file", filepath.Join(d.dir, "lib", "server-state"),
 		"--keepalived-config", filepath.Join(d.dir, "keepalived.conf"), "--keepalived-last-good", filepath.Join(d.dir, "lib", "ka-last-good"),
 		"--state-dir", filepath.Join(d.dir, "run"), "--heal-interval", "0")
 	if code != exitEnvironment || !strings.Contains(stderr, "another hakgen-agent run manages these files") {

@@ -15,15 +15,17 @@ import (
 
 // keepalivedOptions are render's flags for keepalived.conf.
 type keepalivedOptions struct {
-	on    bool
-	node  string
-	agent string
+	on          bool
+	node        string
+	agent       string
+	serverState string
 }
 
 func (k *keepalivedOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&k.on, "keepalived", false, "print this node's keepalived.conf instead of haproxy.cfg")
 	fs.StringVar(&k.node, "node", "", "render for load balancer `NAME` (default: the one with a local address, if any)")
 	addAgentPathFlag(fs, &k.agent)
+	addServerStateFlag(fs, &k.serverState)
 }
 
 // addAgentPathFlag adds --agent-path, which render --keepalived and run
@@ -93,18 +95,19 @@ func (k *keepalivedOptions) render(s *state.State, statePath string, diff bool) 
 // with what its agent installs; on a machine that is no load balancer, as
 // written.
 func (k *keepalivedOptions) renderHAProxy(s *state.State) ([]byte, error) {
+	opts := render.HAProxyOptions{ServerStateFile: k.serverState}
 	if len(s.LoadBalancers) == 0 {
 		if k.node != "" {
 			return nil, usageErr("--node %s: the state lists no loadBalancers", k.node)
 		}
-		return render.HAProxy(s)
+		return render.HAProxyWith(s, opts)
 	}
 	i, err := findThisNode(s, k.node)
 	switch {
 	case err != nil && k.node != "":
 		return nil, err
-	case err != nil:
-		return render.HAProxy(s)
+	case err == nil:
+		opts.Node = s.LoadBalancers[i].Name
 	}
-	return render.HAProxyFor(s, s.LoadBalancers[i].Name)
+	return render.HAProxyWith(s, opts)
 }

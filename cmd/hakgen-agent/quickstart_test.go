@@ -64,6 +64,7 @@ func runQuickStartNode(t *testing.T, bin, ip, quick, name, addr string) {
 	status := filepath.Join(dir, "run", "status.json")
 	cmd := exec.Command(bin, "run", "--state", statePath, "--reload", "none",
 		"--haproxy-config", filepath.Join(dir, "haproxy.cfg"), "--last-good", filepath.Join(dir, "lib", "haproxy.cfg.last-good"),
+		"--server-state-file", filepath.Join(dir, "lib", "server-state"),
 		"--keepalived-config", filepath.Join(dir, "keepalived.conf"), "--keepalived-last-good", filepath.Join(dir, "lib", "keepalived.conf.last-good"),
 		"--status-file", status, "--state-dir", filepath.Join(dir, "run"), "--keepalived-pid-file", filepath.Join(dir, "run", "keepalived.pid"),
 		"--agent-path", bin)

@@ -79,7 +79,7 @@ const runExamples = `  hakgen-agent run
 type runOptions struct {
 	state, config, lastGood, reload, unit, socket, bin, status string
 	node, kaConfig, kaLastGood, kaUnit, kaBin, kaPidFile       string
-	stateDir, agentPath                                        string
+	stateDir, agentPath, serverState                           string
 	startInactive                                              bool
 	resync, minQuiet, maxQuiet, minReload, healInterval        time.Duration
 	log                                                        logOptions
@@ -89,6 +89,7 @@ func (o *runOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.state, "state", DefaultStatePath, "desired-state `FILE`")
 	fs.StringVar(&o.config, "haproxy-config", DefaultHAProxyConfig, "the `FILE` HAProxy loads (its haproxy.cfg)")
 	fs.StringVar(&o.lastGood, "last-good", DefaultLastGood, "`FILE` keeping the last-known-good haproxy.cfg")
+	addServerStateFlag(fs, &o.serverState)
 	fs.StringVar(&o.reload, "reload", "", "reload `METHOD`: systemd, master-socket or none (default: systemd when "+systemdRunDir+" exists, else master-socket)")
 	fs.StringVar(&o.unit, "unit", systemd.DefaultUnit, "systemd `UNIT` to reload (--reload systemd)")
 	fs.StringVar(&o.socket, "master-socket", haproxy.DefaultMasterSocket, "HAProxy's master CLI `SOCKET` (the service's -S)")
@@ -150,15 +151,21 @@ func runDaemon(ctx context.Context, o runOptions, e *env) error {
 		return err
 	}
 	defer closeReloader()
+
 	kaTarget, closeKA, err := keepalivedTarget(ctx, o, log)
 	if err != nil {
 		return err
 	}
 	defer closeKA()
-	for _, p := range []string{o.lastGood, o.kaLastGood} {
+	for _, p := range []string{o.lastGood, o.kaLastGood, o.serverState} {
 		if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
 			return envErr(fmt.Errorf("creating the directory of %s: %w", p, err))
 		}
+	}
+	// haproxy.cfg names the server-state file: HAProxy (and haproxy -c)
+	// want it to exist before they read the configuration.
+	if err := haproxy.EnsureServerState(o.serverState); err != nil {
+		return envErr(err)
 	}
 	a, err := agent.New(agentConfig(o, checker, reloader, kaTarget, log), log)
 	if err != nil {
@@ -183,7 +190,7 @@ func agentConfig(o runOptions, checker haproxy.Checker, reloader agent.Reloader,
 		StatusPath: o.status,
 		Targets: []agent.Target{{
 			Name: "haproxy", Path: o.config, LastGood: o.lastGood,
-			Render: haproxyRender(o.node), Checker: checker, Reloader: reloader,
+			Render: haproxyRender(o.node, o.serverState), Checker: checker, Reloader: reloader,
 			// With stats authentication haproxy.cfg holds the password's
 			// hash: root:haproxy 0640, as Debian keeps HAProxy's secrets.
 			Secret: func(s *state.State) bool { return s.Stats.User != "" }, SecretGroup: "haproxy",
@@ -259,14 +266,15 @@ func newReloader(ctx context.Context, o runOptions, checker haproxy.Checker, log
 	case reloadNone:
 		return agent.NoReload{}, func() {}, nil
 	case reloadMaster:
-		r := haproxy.NewMasterReloader(haproxy.NewMaster(o.socket), log)
+		m := haproxy.NewMaster(o.socket)
+		r := haproxy.NewMasterReloader(m, log)
 		r.Diagnose = func(ctx context.Context) string {
 			if _, err := checker.Check(ctx, o.config); err != nil {
 				return err.Error()
 			}
 			return ""
 		}
-		return r, func() {}, nil
+		return agent.ServerStateReloader{Reloader: r, Master: m, Path: o.serverState, Log: log}, func() {}, nil
 	case reloadSystemd:
 		cctx, cancel := context.WithTimeout(ctx, systemd.DefaultConnectTimeout)
 		defer cancel()
@@ -274,7 +282,8 @@ func newReloader(ctx context.Context, o runOptions, checker haproxy.Checker, log
 		if err != nil {
 			return nil, nil, envErr(fmt.Errorf("--reload systemd: %w", err))
 		}
-		return r, r.Close, nil
+		keep := agent.ServerStateReloader{Reloader: r, Master: haproxy.NewMaster(o.socket), Path: o.serverState, Log: log}
+		return keep, r.Close, nil
 	}
 	return nil, nil, usageErr("--reload %q: want %s, %s or %s", method, reloadSystemd, reloadMaster, reloadNone) // checkFlags refused it already
 }

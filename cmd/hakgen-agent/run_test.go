@@ -45,6 +45,7 @@ func startDaemon(t *testing.T, stateYAML string, extra ...string) *daemon {
 	}
 	args := append([]string{"run", "--state", d.state, "--haproxy-config", d.config, "--reload", "none",
 		"--haproxy-bin", bin, "--last-good", filepath.Join(dir, "lib", "last-good"), "--status-file", d.status,
+		"--server-state-file", filepath.Join(dir, "lib", "server-state"),
 		"--min-quiescence", "20ms", "--min-reload-interval", "0",
 		"--keepalived-config", filepath.Join(dir, "keepalived.conf"), "--keepalived-last-good", filepath.Join(dir, "lib", "ka-last-good"),
 		"--state-dir", filepath.Join(dir, "run"), "--heal-interval", "0"}, extra...)
@@ -92,13 +93,15 @@ func (d *daemon) waitStatus(t *testing.T, what string, ok func(*agent.Status) bo
 	return nil
 }
 
-func renderedFor(t *testing.T, yaml string) []byte {
+// renderedFor is what the daemon renders of yaml: its server-state file
+// is the one startDaemon gives it.
+func (d *daemon) renderedFor(t *testing.T, yaml string) []byte {
 	t.Helper()
 	s, _, err := state.Parse("state.yaml", []byte(yaml))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := render.HAProxy(s)
+	cfg, err := render.HAProxyWith(s, render.HAProxyOptions{ServerStateFile: filepath.Join(d.dir, "lib", "server-state")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +113,7 @@ func renderedFor(t *testing.T, yaml string) []byte {
 // names the place), and exits 0 when stopped.
 func TestRunInstallsAndStatusReports(t *testing.T) {
 	d := startDaemon(t, daemonState)
-	if got := mustRead(t, d.config); !bytes.Equal(got, renderedFor(t, daemonState)) {
+	if got := mustRead(t, d.config); !bytes.Equal(got, d.renderedFor(t, daemonState)) {
 		t.Fatalf("haproxy.cfg is not the rendered state:\n%s", got)
 	}
 	code, out, _ := runCLI(t, "status", "--status-file", d.status)
@@ -127,7 +130,7 @@ func TestRunInstallsAndStatusReports(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.waitStatus(t, "the edit", func(s *agent.Status) bool { return s.Healthy && s.AppliedHash == editedState.Hash() })
-	if got := mustRead(t, d.config); !bytes.Equal(got, renderedFor(t, edited)) {
+	if got := mustRead(t, d.config); !bytes.Equal(got, d.renderedFor(t, edited)) {
 		t.Errorf("haproxy.cfg does not follow the edit:\n%s", got)
 	}
 
@@ -143,7 +146,7 @@ func TestRunInstallsAndStatusReports(t *testing.T) {
 	if code != exitInvalid || !strings.Contains(out, `"outcome": "invalid"`) {
 		t.Errorf("status --json: exit %d\n%s", code, out)
 	}
-	if got := mustRead(t, d.config); !bytes.Equal(got, renderedFor(t, edited)) {
+	if got := mustRead(t, d.config); !bytes.Equal(got, d.renderedFor(t, edited)) {
 		t.Error("the invalid edit changed haproxy.cfg")
 	}
 	if code := d.stop(t); code != exitOK {
@@ -180,7 +183,7 @@ func TestRunReconcilesOnSIGHUP(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := d.waitStatus(t, "a reconcile after SIGHUP", func(s *agent.Status) bool { return s.Last != nil && s.Last.Trigger == agent.TriggerSignal })
-	if st.Last.Trigger != agent.TriggerSignal || !bytes.Equal(mustRead(t, d.config), renderedFor(t, daemonState)) {
+	if st.Last.Trigger != agent.TriggerSignal || !bytes.Equal(mustRead(t, d.config), d.renderedFor(t, daemonState)) {
 		t.Errorf("after SIGHUP: trigger %q, haproxy.cfg %q; want the rendered file back", st.Last.Trigger, mustRead(t, d.config))
 	}
 }

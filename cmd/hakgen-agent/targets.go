@@ -14,6 +14,7 @@ import (
 	"github.com/hakgen/hakgen/render"
 	"github.com/hakgen/hakgen/state"
 	"github.com/hakgen/hakgen/systemd"
+	"github.com/spf13/pflag"
 )
 
 // Defaults of the keepalived target of `run`.
@@ -42,15 +43,22 @@ func thisNode(s *state.State, flagNode string) (string, error) {
 	return s.LoadBalancers[i].Name, nil
 }
 
-// haproxyRender renders haproxy.cfg for this node.
-func haproxyRender(flagNode string) func(*state.State) ([]byte, error) {
+// haproxyRender renders haproxy.cfg for this node, naming serverState as
+// its server-state file.
+func haproxyRender(flagNode, serverState string) func(*state.State) ([]byte, error) {
 	return func(s *state.State) ([]byte, error) {
 		node, err := thisNode(s, flagNode)
 		if err != nil {
 			return nil, err
 		}
-		return render.HAProxyFor(s, node)
+		return render.HAProxyWith(s, render.HAProxyOptions{Node: node, ServerStateFile: serverState})
 	}
+}
+
+// addServerStateFlag adds --server-state-file, which run and render share:
+// both must write the same haproxy.cfg.
+func addServerStateFlag(fs *pflag.FlagSet, p *string) {
+	fs.StringVar(p, "server-state-file", render.ServerStateFile, "the `FILE` haproxy.cfg keeps its servers' state in across reloads (saved by run right before each reload)")
 }
 
 // keepalivedRender renders this node's keepalived.conf, or reports the

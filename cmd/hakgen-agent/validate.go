@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -95,7 +96,12 @@ func (o *validateOptions) run(ctx context.Context, e *env) error {
 		return err
 	}
 	v.secrets()
-	cfg, err := v.renderHAProxy()
+	dir, err := os.MkdirTemp("", "hakgen-validate-")
+	if err != nil {
+		return envErr(err)
+	}
+	defer os.RemoveAll(dir)
+	cfg, err := v.renderHAProxy(dir)
 	if err != nil {
 		return err
 	}
@@ -157,11 +163,15 @@ func (v *validation) secrets() {
 	}
 }
 
-func (v *validation) renderHAProxy() ([]byte, error) {
-	if v.node == "" {
-		return render.HAProxy(v.s)
+// renderHAProxy renders haproxy.cfg for this node, its server-state file
+// in dir (created, as run creates the real one): validate writes nothing
+// of the node's.
+func (v *validation) renderHAProxy(dir string) ([]byte, error) {
+	stateFile := filepath.Join(dir, "server-state")
+	if err := haproxy.EnsureServerState(stateFile); err != nil {
+		return nil, envErr(err)
 	}
-	return render.HAProxyFor(v.s, v.node)
+	return render.HAProxyWith(v.s, render.HAProxyOptions{Node: v.node, ServerStateFile: stateFile})
 }
 
 func (v *validation) checkHAProxy(ctx context.Context, cfg []byte) error {

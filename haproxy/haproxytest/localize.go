@@ -2,8 +2,11 @@ package haproxytest
 
 import (
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/hakgen/hakgen/haproxy"
 )
 
 // localRewrite is one change Localize makes.
@@ -16,14 +19,20 @@ type localRewrite struct {
 // Localize adapts a haproxy.cfg rendered for a production host so that a
 // test can run it with Start: chroot, user and group are dropped (the test
 // HAProxy has no privileges to drop), the admin socket moves to
-// adminSocket (a path the test owns), and every dual-stack wildcard bind
-// (`bind :::PORT v4v6`) becomes `bind 127.0.0.1:PORT`, so the frontends
-// listen on loopback only. Everything else stays as rendered.
+// adminSocket (a path the test owns) and the server-state file beside it
+// (created, as the agent creates it, when missing), and every dual-stack
+// wildcard bind (`bind :::PORT v4v6`) becomes `bind 127.0.0.1:PORT`, so
+// the frontends listen on loopback only. Everything else stays as rendered.
 //
 // Each rewrite must apply at least once: when the production template
 // changes, Localize fails instead of letting a test bind every address.
 func Localize(cfg []byte, adminSocket string) ([]byte, error) {
+	stateFile := filepath.Join(filepath.Dir(adminSocket), "server-state")
+	if err := haproxy.EnsureServerState(stateFile); err != nil {
+		return nil, err
+	}
 	rewrites := []localRewrite{
+		{"server-state-file", regexp.MustCompile(`(?m)^(    server-state-file ).*$`), "${1}" + strings.ReplaceAll(stateFile, "$", "$$")},
 		{"chroot", regexp.MustCompile(`(?m)^    chroot /var/lib/haproxy\n`), ""},
 		{"user", regexp.MustCompile(`(?m)^    user haproxy\n`), ""},
 		{"group", regexp.MustCompile(`(?m)^    group haproxy\n`), ""},

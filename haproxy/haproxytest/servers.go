@@ -24,6 +24,13 @@ func ServeName(ln net.Listener, name string, wg *sync.WaitGroup) {
 			defer conn.Close()
 			_ = conn.SetDeadline(time.Now().Add(ioTimeout))
 			_, _ = io.WriteString(conn, name+"\n")
+			// Half-close, then read what the client sent until it is done:
+			// closing with unread input would reset the connection and
+			// could lose the answer on its way.
+			if tcp, ok := conn.(*net.TCPConn); ok {
+				_ = tcp.CloseWrite()
+				_, _ = io.Copy(io.Discard, conn)
+			}
 		})
 	}
 }
@@ -43,9 +50,9 @@ func NameServer(t testing.TB, name string) string {
 	return ln.Addr().String()
 }
 
-// Ask connects to addr and returns everything the peer sends until it
-// closes the connection (what a NameServer behind HAProxy answers). Each
-// call is bounded by 5 s.
+// Ask connects to addr, sends a request line and returns everything the
+// peer sends until it closes the connection (what a NameServer behind
+// HAProxy answers). Each call is bounded by 5 s.
 func Ask(addr string) (string, error) {
 	conn, err := net.DialTimeout("tcp", addr, ioTimeout)
 	if err != nil {
@@ -55,9 +62,20 @@ func Ask(addr string) (string, error) {
 	if err := conn.SetDeadline(time.Now().Add(ioTimeout)); err != nil {
 		return "", err
 	}
+	// A request first, as an HTTP client sends one: the rendered ingress
+	// HTTP frontend closes connections that send nothing.
+	if _, err := io.WriteString(conn, askRequest); err != nil {
+		return "", err
+	}
+	if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
+		return "", err
+	}
 	out, err := io.ReadAll(conn)
 	return string(out), err
 }
+
+// askRequest is what Ask sends before it reads.
+const askRequest = "GET / HTTP/1.0\r\n\r\n"
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago, for
 // a bind line of a test configuration.
