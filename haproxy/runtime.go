@@ -126,9 +126,16 @@ func (w *Worker) ServersState(ctx context.Context, backend string) ([]ServerStat
 }
 
 // ServerSessions returns the current sessions of each server of backend
-// (`show stat BACKEND 4 -1`, column scur), by server name.
+// (`show stat ID 4 -1`, column scur), by server name. The backend is
+// addressed by its numeric ID, read from `show servers state BACKEND`:
+// `show stat NAME` picks the first proxy of that name, which is the
+// frontend when a frontend and a backend share it (as hakgen names them).
 func (w *Worker) ServerSessions(ctx context.Context, backend string) (map[string]int, error) {
-	c := Command{words: []string{"show", "stat", backend, "4", "-1"}}
+	states, err := w.ServersState(ctx, backend)
+	if err != nil || len(states) == 0 {
+		return map[string]int{}, err
+	}
+	c := Command{words: []string{"show", "stat", strconv.Itoa(states[0].BackendID), "4", "-1"}}
 	text, err := c.text()
 	if err != nil {
 		return nil, err
@@ -137,7 +144,7 @@ func (w *Worker) ServerSessions(ctx context.Context, backend string) (map[string
 	if err != nil {
 		return nil, err
 	}
-	sessions, err := ParseServerSessions(answer)
+	sessions, err := ParseServerSessions(answer, backend)
 	if err != nil {
 		return nil, &CommandError{Command: text, PID: w.pid, Answer: answer}
 	}

@@ -17,8 +17,9 @@ import (
 )
 
 // runtimeConfig is a master-worker configuration shaped like the rendered
-// one: a leastconn backend be behind 127.0.0.1:port whose servers inherit
-// default-server keywords. maxconn is small: the file limit here is 20000.
+// one: a leastconn backend be behind 127.0.0.1:port, its frontend of the
+// same name, its servers inheriting default-server keywords. maxconn is
+// small: the file limit here is 20000.
 func runtimeConfig(port int, servers ...string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `global
@@ -31,7 +32,7 @@ defaults
     timeout server 10s
     timeout check 1s
     default-server inter 500ms fall 3 rise 2 init-addr last,libc,none
-frontend fe
+frontend be
     bind 127.0.0.1:%d
     default_backend be
 backend be

@@ -133,7 +133,7 @@ func TestAdminState(t *testing.T) {
 
 func TestParseServerSessions(t *testing.T) {
 	for _, v := range []string{"2.6", "3.0"} {
-		got, err := haproxy.ParseServerSessions(readTestdata(t, "stat-servers-"+v+".txt"))
+		got, err := haproxy.ParseServerSessions(readTestdata(t, "stat-servers-"+v+".txt"), "ingress-http")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -148,13 +148,13 @@ func TestParseServerSessions(t *testing.T) {
 		}
 	}
 	for _, answer := range []string{"No such proxy.\n\n", "", "# pxname,svname\nbe,a\n", "# pxname,svname,scur\nbe,a,x\n"} {
-		if got, err := haproxy.ParseServerSessions(answer); err == nil {
+		if got, err := haproxy.ParseServerSessions(answer, "be"); err == nil {
 			t.Errorf("ParseServerSessions(%q) = %v, want an error", answer, got)
 		}
 	}
-	got, err := haproxy.ParseServerSessions("# pxname,svname,qcur,qmax,scur\nbe,a,0,0,3\nbe,BACKEND,0,0,3\n")
+	got, err := haproxy.ParseServerSessions("# pxname,svname,qcur,qmax,scur\nbe,a,0,0,3\nbe,BACKEND,0,0,3\nother,a,0,0,9\n", "be")
 	if err != nil || len(got) != 1 || got["a"] != 3 {
-		t.Errorf("a backend line must be skipped and a's 3 sessions read: %v, %v", got, err)
+		t.Errorf("the BACKEND line and another backend's server must be skipped and be/a's 3 sessions read: %v, %v", got, err)
 	}
 }
 

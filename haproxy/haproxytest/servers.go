@@ -126,11 +126,25 @@ func listenSamePort(t testing.TB, n int) (int, []net.Listener) {
 	return 0, nil
 }
 
-// HoldServer starts a TCP server on a free loopback port that accepts
-// connections and keeps them open, sending nothing, until the test ends:
-// a connection through HAProxy to it keeps the worker that carries it
-// alive after a reload. It returns the server's "127.0.0.1:port".
+// HoldServer starts a TCP server on a free loopback port that keeps every
+// connection open, sending nothing, until the peer closes it (then it
+// closes its side too) or the test ends: a long-lived stream, such as a
+// watch. A connection through HAProxy to it keeps the worker that carries
+// it alive after a reload. It returns the server's "127.0.0.1:port".
 func HoldServer(t testing.TB) string {
+	t.Helper()
+	return holdServer(t, true)
+}
+
+// MuteServer is a HoldServer that never closes a connection before the
+// test ends, not even when the peer has closed its side: a peer that has
+// gone silent.
+func MuteServer(t testing.TB) string {
+	t.Helper()
+	return holdServer(t, false)
+}
+
+func holdServer(t testing.TB, closeOnEOF bool) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -148,16 +162,22 @@ func HoldServer(t testing.TB) string {
 			mu.Lock()
 			conns = append(conns, conn)
 			mu.Unlock()
+			if closeOnEOF {
+				wg.Go(func() {
+					_, _ = io.Copy(io.Discard, conn) // until the peer closes, or cleanup closes conn
+					_ = conn.Close()
+				})
+			}
 		}
 	})
 	t.Cleanup(func() {
 		_ = ln.Close()
-		wg.Wait()
 		mu.Lock()
-		defer mu.Unlock()
 		for _, c := range conns {
 			_ = c.Close()
 		}
+		mu.Unlock()
+		wg.Wait()
 	})
 	return ln.Addr().String()
 }
