@@ -38,8 +38,10 @@ type Executor struct {
 	// by themselves once it is in maintenance (it takes no new connection
 	// then); the sessions still open after it are shut down, so that the
 	// server can be deleted. DefaultRemoveGrace when zero; negative: shut
-	// them down at once. To end sessions gently, drain the server first
-	// (weight 0) and remove it once its sessions are gone.
+	// them down at once. A server with `on-marked-down shutdown-sessions`
+	// (hakgen's API servers) loses its sessions as soon as it is in
+	// maintenance, as when it fails its checks. To end sessions gently,
+	// drain the server first (weight 0) and remove it once they are gone.
 	RemoveGrace time.Duration
 	// PollInterval is the pause between two session counts;
 	// DefaultPollInterval when zero.

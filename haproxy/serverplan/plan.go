@@ -92,10 +92,12 @@ type Server struct {
 	Port   int
 	Weight int  // the weight in effect: `weight`, else 1; 0 for a drained server
 	Check  bool // health-checked (`check` in effect)
-	// Keywords are the words after the address of `add server`: every
-	// keyword of the server line, then the default-server keywords it does
-	// not override (a dynamic server inherits none), `weight` included,
-	// resolution keywords (init-addr, resolvers, ...) left out.
+	// Keywords, on the servers of BackendChange.Add only, are the words
+	// after the address of `add server`: every keyword of the server line,
+	// then the default-server keywords it does not override (a dynamic
+	// server inherits none), `weight` included, resolution keywords
+	// (init-addr, resolvers, ...) left out: add server refuses them, and
+	// they do nothing for an IP address.
 	Keywords []string
 }
 

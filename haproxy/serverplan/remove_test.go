@@ -17,8 +17,9 @@ import (
 )
 
 // sessionsConfig has two frontends, each with a backend of one holding
-// server; with add, backend one gets a second server.
-func sessionsConfig(fe1, fe2 int, hold1, hold2, add string) string {
+// server; h1 of backend one has the keywords h1, and with add, backend one
+// gets a second server.
+func sessionsConfig(fe1, fe2 int, hold1, h1, hold2, add string) string {
 	return fmt.Sprintf(`global
     maxconn 50
 defaults
@@ -32,14 +33,14 @@ frontend one
     default_backend one
 backend one
     balance leastconn
-    server h1 %s check
+    server h1 %s %s
 %sfrontend two
     bind 127.0.0.1:%d
     default_backend two
 backend two
     balance leastconn
     server h2 %s check
-`, fe1, hold1, add, fe2, hold2)
+`, fe1, hold1, h1, add, fe2, hold2)
 }
 
 // sessionsLab is sessionsConfig running with one connection held through
@@ -50,15 +51,15 @@ type sessionsLab struct {
 	one, two net.Conn
 }
 
-func newSessionsLab(t *testing.T, b haproxytest.Build) sessionsLab {
+func newSessionsLab(t *testing.T, b haproxytest.Build, h1 string) sessionsLab {
 	t.Helper()
 	ctx := testContext(t)
 	fe1, fe2 := haproxytest.FreePort(t), haproxytest.FreePort(t)
 	hold1, hold2 := haproxytest.HoldServer(t), haproxytest.HoldServer(t)
 	a := fmt.Sprintf("    server a %s check\n", haproxytest.NameServer(t, "a"))
-	running := sessionsConfig(fe1, fe2, hold1, hold2, "")
-	next := sessionsConfig(fe1, fe2, hold1, hold2, a)
-	next = replace(t, next, fmt.Sprintf("    server h1 %s check\n", hold1), "")
+	running := sessionsConfig(fe1, fe2, hold1, h1, hold2, "")
+	next := sessionsConfig(fe1, fe2, hold1, h1, hold2, a)
+	next = replace(t, next, fmt.Sprintf("    server h1 %s %s\n", hold1, h1), "")
 	cfg := filepath.Join(b.TempDir(t), "haproxy.cfg")
 	if err := os.WriteFile(cfg, []byte(running), 0o644); err != nil {
 		t.Fatal(err)
@@ -117,7 +118,7 @@ func closedWithin(conn net.Conn, d time.Duration) bool {
 // of another backend is not touched.
 func TestApplyRemoveShutsDownSessions(t *testing.T) {
 	haproxytest.EachBuild(t, func(t *testing.T, b haproxytest.Build) {
-		s := newSessionsLab(t, b)
+		s := newSessionsLab(t, b, "check")
 		ex := serverplan.Executor{RemoveGrace: 200 * time.Millisecond}
 		if err := ex.Apply(testContext(t), s.rt, s.plan); err != nil {
 			t.Fatal(err)
@@ -138,7 +139,7 @@ func TestApplyRemoveShutsDownSessions(t *testing.T) {
 // is not shut down: Apply waits for it, then deletes the server.
 func TestApplyRemoveWaitsForSessions(t *testing.T) {
 	haproxytest.EachBuild(t, func(t *testing.T, b haproxytest.Build) {
-		s := newSessionsLab(t, b)
+		s := newSessionsLab(t, b, "check")
 		closer := time.AfterFunc(300*time.Millisecond, func() { s.one.Close() })
 		defer closer.Stop()
 		ex := serverplan.Executor{RemoveGrace: 20 * time.Second}
@@ -147,6 +148,29 @@ func TestApplyRemoveWaitsForSessions(t *testing.T) {
 		}
 		if slices.Contains(s.rt.sent, "shutdown sessions server one/h1") || !slices.Contains(s.rt.sent, "del server one/h1") {
 			t.Errorf("commands %q, want h1 deleted after its session ended, without shutdown sessions", s.rt.sent)
+		}
+		if closedWithin(s.two, 300*time.Millisecond) {
+			t.Error("the connection through the other backend was closed")
+		}
+	})
+}
+
+// TestApplyRemoveOnMarkedDown: a server with on-marked-down
+// shutdown-sessions (as hakgen renders the API servers) loses its sessions
+// as soon as it goes to maintenance, as when it fails its checks: Apply
+// does not wait for them.
+func TestApplyRemoveOnMarkedDown(t *testing.T) {
+	haproxytest.EachBuild(t, func(t *testing.T, b haproxytest.Build) {
+		s := newSessionsLab(t, b, "check on-marked-down shutdown-sessions")
+		ex := serverplan.Executor{RemoveGrace: 20 * time.Second}
+		if err := ex.Apply(testContext(t), s.rt, s.plan); err != nil {
+			t.Fatal(err)
+		}
+		if slices.Contains(s.rt.sent, "shutdown sessions server one/h1") || !slices.Contains(s.rt.sent, "del server one/h1") {
+			t.Errorf("commands %q, want h1 deleted with no shutdown sessions", s.rt.sent)
+		}
+		if !closedWithin(s.one, 5*time.Second) {
+			t.Error("the connection to the removed server is still open")
 		}
 		if closedWithin(s.two, 300*time.Millisecond) {
 			t.Error("the connection through the other backend was closed")
