@@ -3,6 +3,7 @@ package serverplan
 import (
 	"bytes"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -87,17 +88,26 @@ func sectionsDiffer(old, cur *config) string {
 func linesDiffer(o, s *section) string {
 	for i, l := range s.lines {
 		if i >= len(o.lines) {
-			return fmt.Sprintf("%s changed: line %d %q added", s.title(), l.no, l.text)
+			return fmt.Sprintf("%s changed: line %d %s added", s.title(), l.no, shown(l))
 		}
 		if o.lines[i].text != l.text {
-			return fmt.Sprintf("%s changed at line %d: %q (was %q)", s.title(), l.no, l.text, o.lines[i].text)
+			return fmt.Sprintf("%s changed at line %d: %s (was %s)", s.title(), l.no, shown(l), shown(o.lines[i]))
 		}
 	}
 	if len(o.lines) > len(s.lines) {
 		l := o.lines[len(s.lines)]
-		return fmt.Sprintf("%s changed: %q removed (line %d of the running file)", s.title(), l.text, l.no)
+		return fmt.Sprintf("%s changed: %s removed (line %d of the running file)", s.title(), shown(l), l.no)
 	}
 	return ""
+}
+
+// shown quotes a line for a reason, which is logged: a line that may hold
+// a password or its hash (userlist users, stats auth) is not shown.
+func shown(l line) string {
+	if strings.Contains(l.text, "password") || strings.HasPrefix(l.text, "stats auth ") {
+		return "(a line with a password, not shown)"
+	}
+	return strconv.Quote(l.text)
 }
 
 // sameServers reports whether two sections have the same server lines,

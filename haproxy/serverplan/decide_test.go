@@ -59,6 +59,13 @@ func replace(t *testing.T, cfg, old, new string) string {
 	return strings.ReplaceAll(cfg, old, new)
 }
 
+// withStatsUser adds a userlist, as the template renders one for stats
+// with a user, holding hash.
+func withStatsUser(t *testing.T, cfg, hash string) string {
+	t.Helper()
+	return replace(t, cfg, "# Stats page", "userlist stats-users\n    user admin password "+hash+"\n\n# Stats page")
+}
+
 func TestDecide(t *testing.T) {
 	base := defaultCluster()
 	baseCfg := base.render(t)
@@ -129,6 +136,8 @@ func TestDecide(t *testing.T) {
 			serverplan.Reload, "server cp2 is defined twice"},
 		{"inline comment on a server line", baseCfg, withServer(baseCfg, "cp1", "# first"),
 			serverplan.Reload, `"#" is not a plain word`},
+		{"stats password changed", withStatsUser(t, baseCfg, "$6$salt$old"), withStatsUser(t, baseCfg, "$6$salt$new"),
+			serverplan.Reload, "userlist stats-users changed at line 77: (a line with a password, not shown) (was (a line with a password, not shown))"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -144,6 +153,9 @@ func TestDecide(t *testing.T) {
 			case serverplan.Reload:
 				if !strings.Contains(d.Reason, c.want) {
 					t.Errorf("reason %q, want it to contain %q", d.Reason, c.want)
+				}
+				if strings.Contains(d.Reason, "$6$") {
+					t.Errorf("reason %q shows a password hash", d.Reason)
 				}
 				if !d.Plan.Empty() {
 					t.Errorf("a reload decision carries a plan: %s", d.Plan)
