@@ -1,5 +1,6 @@
 // Package haproxy runs the haproxy binary: configuration checks with the
-// same flags the service uses, and (master.go) the master CLI socket.
+// same flags the service uses, (master.go) the master CLI socket, and
+// (runtime.go) Runtime API commands that change servers without a reload.
 package haproxy
 
 import (

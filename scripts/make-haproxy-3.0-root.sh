@@ -2,7 +2,8 @@
 # Builds a minimal Debian 13 (trixie) tree with its HAProxy 3.0 under DIR,
 # so tests can run `haproxy -c` of a second HAProxy branch in a chroot:
 # the generated haproxy.cfg must load on 2.6 (Debian 12's) and 3.0 alike.
-# Nothing runs from it but `haproxy -c`; no service is started.
+# Tests run its haproxy in the chroot (`haproxy -c`, and master-worker
+# instances on loopback, see haproxy/haproxytest); no service is started.
 set -eu
 dir=${1:?usage: make-haproxy-3.0-root.sh DIR}
 if [ "$(id -u)" != 0 ]; then

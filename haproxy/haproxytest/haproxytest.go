@@ -3,15 +3,15 @@
 //
 // HAProxy runs as a child of the test, in the foreground, with its master CLI
 // on a socket in a private temporary directory; t.Cleanup stops it by PID.
-// Configurations given to it must bind only loopback addresses and must not
-// use chroot, user or daemon.
+// It is the host's HAProxy, or Debian 13's 3.0 in a chroot of the tree
+// `make test` builds (see Build). Configurations given to it must bind only
+// loopback addresses and must not use chroot, user or daemon.
 package haproxytest
 
 import (
 	"bytes"
 	"context"
 	"errors"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -21,7 +21,6 @@ import (
 	"time"
 
 	"github.com/hakgen/hakgen/haproxy"
-	"github.com/hakgen/hakgen/internal/tooltest"
 )
 
 // Bounds of the waits in this package (upper bounds, not expectations).
@@ -43,20 +42,23 @@ type Instance struct {
 	done chan struct{} // closed when the master has exited
 }
 
-// Start runs HAProxy (found with tooltest.Need) in master-worker mode on
-// cfgPath and returns once the master CLI answers and the worker serves its
-// own CLI. The test fails when HAProxy exits or does not come up within 15 s;
+// Start runs the host's HAProxy (found with tooltest.Need) in master-worker
+// mode on cfgPath; see Build.Start.
+func Start(t testing.TB, cfgPath string) *Instance {
+	t.Helper()
+	return Host(t).Start(t, cfgPath)
+}
+
+// Start runs this build of HAProxy in master-worker mode on cfgPath (a
+// path on the host; for a chroot build, inside its tree: see TempDir) and
+// returns once the master CLI answers and the worker serves its own CLI.
+// The test fails when HAProxy exits or does not come up within 15 s;
 // HAProxy's output is logged then, and whenever the test fails. HAProxy is
 // stopped in t.Cleanup: SIGTERM to the master, SIGKILL to its process group
 // if it has not exited within 5 s.
-func Start(t testing.TB, cfgPath string) *Instance {
+func (b Build) Start(t testing.TB, cfgPath string) *Instance {
 	t.Helper()
-	bin := tooltest.Need(t, "haproxy")
-	dir, err := os.MkdirTemp("", "haproxytest-") // short: socket paths are limited to 108 bytes
-	if err != nil {
-		t.Fatalf("haproxytest: %v", err)
-	}
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	dir := b.TempDir(t) // short: socket paths are limited to 108 bytes
 	in := &Instance{
 		Config: cfgPath,
 		Socket: filepath.Join(dir, "master.sock"),
@@ -64,18 +66,18 @@ func Start(t testing.TB, cfgPath string) *Instance {
 		done:   make(chan struct{}),
 	}
 	in.Master = haproxy.NewMaster(in.Socket)
-	in.cmd = exec.Command(bin, "-W", "-S", in.Socket, "-f", cfgPath)
+	in.cmd = b.command("-W", "-S", b.Inside(in.Socket), "-f", b.Inside(cfgPath))
 	in.cmd.Stdout, in.cmd.Stderr = in.out, in.out
 	in.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	in.cmd.WaitDelay = stopTimeout // workers inherit the output pipes
 	if err := in.cmd.Start(); err != nil {
-		t.Fatalf("haproxytest: starting %s: %v", bin, err)
+		t.Fatalf("haproxytest: starting %s: %v", in.cmd.Path, err)
 	}
 	in.PID = in.cmd.Process.Pid
 	go func() { _ = in.cmd.Wait(); close(in.done) }()
 	t.Cleanup(func() { in.stop(t) })
 	if err := in.waitReady(); err != nil {
-		t.Fatalf("haproxytest: haproxy on %s not ready: %v\noutput:\n%s", cfgPath, err, in.Output())
+		t.Fatalf("haproxytest: haproxy %s on %s not ready: %v\noutput:\n%s", b.Name, cfgPath, err, in.Output())
 	}
 	return in
 }

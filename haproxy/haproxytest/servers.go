@@ -1,6 +1,7 @@
 package haproxytest
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"strconv"
@@ -89,4 +90,112 @@ func FreePort(t testing.TB) int {
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	n, _ := strconv.Atoi(port)
 	return n
+}
+
+// maxPortTries bounds the search for a port free on several addresses.
+const maxPortTries = 50
+
+// NameServersSamePort starts one NameServer per name, all on one port, on
+// 127.0.0.2, 127.0.0.3, ... in order (the whole of 127.0.0.0/8 is loopback
+// on Linux), as the servers of one backend share a backend port. It
+// returns the port and the addresses; t.Cleanup stops the servers.
+func NameServersSamePort(t testing.TB, names ...string) (int, []string) {
+	t.Helper()
+	port, lns := listenSamePort(t, len(names))
+	var wg sync.WaitGroup
+	addrs := make([]string, len(names))
+	for i, ln := range lns {
+		addrs[i] = ln.Addr().(*net.TCPAddr).IP.String()
+		wg.Go(func() { ServeName(ln, names[i], &wg) })
+	}
+	t.Cleanup(func() {
+		for _, ln := range lns {
+			_ = ln.Close()
+		}
+		wg.Wait()
+	})
+	return port, addrs
+}
+
+func listenSamePort(t testing.TB, n int) (int, []net.Listener) {
+	t.Helper()
+	for range maxPortTries {
+		first, err := net.Listen("tcp", "127.0.0.2:0")
+		if err != nil {
+			t.Fatalf("haproxytest: listening: %v", err)
+		}
+		port := first.Addr().(*net.TCPAddr).Port
+		lns := []net.Listener{first}
+		for i := 1; i < n; i++ {
+			ln, err := net.Listen("tcp", net.JoinHostPort(fmt.Sprintf("127.0.0.%d", i+2), strconv.Itoa(port)))
+			if err != nil {
+				break
+			}
+			lns = append(lns, ln)
+		}
+		if len(lns) == n {
+			return port, lns
+		}
+		for _, ln := range lns {
+			_ = ln.Close()
+		}
+	}
+	t.Fatalf("haproxytest: no port free on %d loopback addresses after %d tries", n, maxPortTries)
+	return 0, nil
+}
+
+// HoldServer starts a TCP server on a free loopback port that keeps every
+// connection open, sending nothing, until the peer closes it (then it
+// closes its side too) or the test ends: a long-lived stream, such as a
+// watch. A connection through HAProxy to it keeps the worker that carries
+// it alive after a reload. It returns the server's "127.0.0.1:port".
+func HoldServer(t testing.TB) string {
+	t.Helper()
+	return holdServer(t, true)
+}
+
+// MuteServer is a HoldServer that never closes a connection before the
+// test ends, not even when the peer has closed its side: a peer that has
+// gone silent.
+func MuteServer(t testing.TB) string {
+	t.Helper()
+	return holdServer(t, false)
+}
+
+func holdServer(t testing.TB, closeOnEOF bool) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("haproxytest: hold server: %v", err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return // listener closed
+			}
+			mu.Lock()
+			conns = append(conns, conn)
+			mu.Unlock()
+			if closeOnEOF {
+				wg.Go(func() {
+					_, _ = io.Copy(io.Discard, conn) // until the peer closes, or cleanup closes conn
+					_ = conn.Close()
+				})
+			}
+		}
+	})
+	t.Cleanup(func() {
+		_ = ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			_ = c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return ln.Addr().String()
 }

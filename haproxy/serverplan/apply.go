@@ -1,0 +1,167 @@
+package serverplan
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/hakgen/hakgen/haproxy"
+)
+
+// Runtime is what Apply needs of HAProxy: one worker's Runtime API.
+// *haproxy.Worker, pinned with haproxy.CurrentWorker, is the one to use.
+type Runtime interface {
+	PID() int
+	Run(ctx context.Context, c haproxy.Command) error
+	ServersState(ctx context.Context, backend string) ([]haproxy.ServerState, error)
+	ServerSessions(ctx context.Context, backend string) (map[string]int, error)
+}
+
+var _ Runtime = (*haproxy.Worker)(nil)
+
+// Defaults of Executor.
+const (
+	DefaultRemoveGrace  = 2 * time.Second
+	DefaultPollInterval = 20 * time.Millisecond
+	// shutdownWait bounds how long sessions may take to close after
+	// `shutdown sessions server`, which closes them at once.
+	shutdownWait = 2 * time.Second
+)
+
+// Executor applies plans. The zero value is ready to use.
+type Executor struct {
+	// Log gets one line per applied plan; none when nil.
+	Log *zap.Logger
+	// RemoveGrace is how long a removed server's sessions may take to end
+	// by themselves once it is in maintenance (it takes no new connection
+	// then); the sessions still open after it are shut down, so that the
+	// server can be deleted. DefaultRemoveGrace when zero; negative: shut
+	// them down at once. A server with `on-marked-down shutdown-sessions`
+	// (hakgen's API servers) loses its sessions as soon as it is in
+	// maintenance, as when it fails its checks. To end sessions gently,
+	// drain the server first (weight 0) and remove it once they are gone.
+	RemoveGrace time.Duration
+	// PollInterval is the pause between two session counts;
+	// DefaultPollInterval when zero.
+	PollInterval time.Duration
+}
+
+// Apply applies p to the worker rt and checks the result. The worker must
+// have been pinned after the new configuration file was installed, so
+// that a reload racing the plan loads that file.
+//
+// In order: `show servers state` of each backend must equal the plan's
+// Before (else nothing is changed); servers are added (`add server` with
+// every keyword, `enable health`, `enable server`), so capacity comes
+// first; addresses and weights change (a server going to weight 0 loses
+// its weight before its address changes, any other gets its address
+// first); removed servers go to maintenance (no new connection), their
+// sessions get RemoveGrace to end, the rest are shut down, and they are
+// deleted; then `show servers state` must equal After exactly: the same
+// names, addresses, ports and weights, and no maintenance or drain.
+//
+// Any failed command, a mismatch, or a command that reached another
+// worker (haproxy.ErrWorkerChanged: a reload happened) stops Apply with an
+// error naming the command and HAProxy's answer; the commands before it
+// stay applied. The caller then reloads. Each command moves a server to
+// its state in the new file or acts on a server the new file no longer
+// has, so one that reached a worker loaded from the new file changes
+// nothing there.
+func (e Executor) Apply(ctx context.Context, rt Runtime, p Plan) error {
+	start := time.Now()
+	if err := e.check(ctx, rt, p, false); err != nil {
+		return err
+	}
+	for _, c := range append(p.addCommands(), p.updateCommands()...) {
+		if err := rt.Run(ctx, c); err != nil {
+			return fmt.Errorf("changing servers at runtime: %w", err)
+		}
+	}
+	if err := e.remove(ctx, rt, p); err != nil {
+		return fmt.Errorf("changing servers at runtime: %w", err)
+	}
+	if err := e.check(ctx, rt, p, true); err != nil {
+		return err
+	}
+	if e.Log != nil {
+		e.Log.Info("servers changed without a reload", zap.Int("pid", rt.PID()), zap.String("plan", p.String()),
+			zap.Duration("took", time.Since(start)))
+	}
+	return nil
+}
+
+// check compares each backend of the plan with Before, or After when
+// after is set.
+func (e Executor) check(ctx context.Context, rt Runtime, p Plan, after bool) error {
+	for _, b := range p.Backends {
+		states, err := rt.ServersState(ctx, b.Backend)
+		if err != nil {
+			return fmt.Errorf("changing servers at runtime: reading backend %s: %w", b.Backend, err)
+		}
+		want := b.Before
+		if after {
+			want = b.After
+		}
+		if diffs := compare(b.Backend, want, states); len(diffs) > 0 {
+			return &MismatchError{PID: rt.PID(), After: after, Diffs: diffs}
+		}
+	}
+	return nil
+}
+
+func (p Plan) addCommands() []haproxy.Command {
+	var out []haproxy.Command
+	for _, b := range p.Backends {
+		for _, s := range b.Add {
+			out = append(out, haproxy.AddServer(b.Backend, s.Name, s.Addr, s.Keywords))
+			if s.Check {
+				out = append(out, haproxy.EnableHealth(b.Backend, s.Name))
+			}
+			out = append(out, haproxy.EnableServer(b.Backend, s.Name))
+		}
+	}
+	return out
+}
+
+func (p Plan) updateCommands() []haproxy.Command {
+	var out []haproxy.Command
+	for _, b := range p.Backends {
+		for _, u := range b.Update {
+			var addr, weight []haproxy.Command
+			if u.Before.Addr != u.After.Addr {
+				addr = append(addr, haproxy.SetServerAddr(b.Backend, u.Name, u.After.Addr))
+			}
+			if u.Before.Weight != u.After.Weight {
+				weight = append(weight, haproxy.SetServerWeight(b.Backend, u.Name, u.After.Weight))
+			}
+			if u.After.Weight == 0 {
+				out = append(append(out, weight...), addr...)
+			} else {
+				out = append(append(out, addr...), weight...)
+			}
+		}
+	}
+	return out
+}
+
+func (p Plan) maintCommands() []haproxy.Command {
+	var out []haproxy.Command
+	for _, b := range p.Backends {
+		for _, s := range b.Remove {
+			out = append(out, haproxy.SetServerState(b.Backend, s.Name, haproxy.StateMaint))
+		}
+	}
+	return out
+}
+
+func (p Plan) delCommands() []haproxy.Command {
+	var out []haproxy.Command
+	for _, b := range p.Backends {
+		for _, s := range b.Remove {
+			out = append(out, haproxy.DelServer(b.Backend, s.Name))
+		}
+	}
+	return out
+}
