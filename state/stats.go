@@ -45,3 +45,28 @@ func (s *State) HealthURL(node string) (string, error) {
 
 // HealthPath is the stats frontend's monitor-uri.
 const HealthPath = "/healthz"
+
+// PeerStatsURLs are the stats frontends of node's peers, as node reaches
+// them over the private network (http://ADDRESS:PORT): known only when
+// stats.bind names a load balancer's address, so that each node binds its
+// own; nil otherwise.
+func (s *State) PeerStatsURLs(node string) []string {
+	host, port, err := SplitBind(s.Stats.Bind)
+	if err != nil {
+		return nil
+	}
+	perNode := false
+	for _, lb := range s.LoadBalancers {
+		perNode = perNode || sameHost(lb.Address, host)
+	}
+	if !perNode {
+		return nil
+	}
+	var urls []string
+	for _, lb := range s.LoadBalancers {
+		if lb.Name != node {
+			urls = append(urls, "http://"+net.JoinHostPort(lb.Address, strconv.Itoa(port)))
+		}
+	}
+	return urls
+}

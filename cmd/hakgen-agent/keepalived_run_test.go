@@ -152,7 +152,7 @@ keepalived: {interface: enp7s0}
 	if eps := fake.Endpoints(); len(eps) < 3 || eps[0] != hetznertest.Assign {
 		t.Errorf("requests = %v, want the assign first", eps)
 	}
-	if rec, err := store.Latest(); err != nil || rec.State != failover.Master || rec.Event != "INSTANCE hakgen-kubernetes MASTER 200" {
+	if rec, err := store.Latest(); err != nil || rec.State != failover.Master || rec.Event != "INSTANCE hakgen-kubernetes MASTER 250" {
 		t.Errorf("recorded %+v, %v; want keepalived's MASTER event", rec, err)
 	}
 
