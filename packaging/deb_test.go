@@ -36,6 +36,7 @@ var debFiles = map[string]string{
 	"./usr/share/doc/hakgen-agent/changelog.gz":  "-rw-r--r--",
 	"./usr/share/doc/hakgen-agent/README.md":     "-rw-r--r--",
 	"./usr/share/lintian/overrides/hakgen-agent": "-rw-r--r--",
+	"./usr/lib/tmpfiles.d/hakgen.conf":           "-rw-r--r--",
 	// Completions and man pages, written by `hakgen-agent gendocs`.
 	"./usr/share/bash-completion/completions/hakgen-agent":         "-rw-r--r--",
 	"./usr/share/zsh/vendor-completions/_hakgen-agent":             "-rw-r--r--",

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,9 +14,49 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hakgen/hakgen/failover"
+	"github.com/hakgen/hakgen/haproxy"
 	"github.com/hakgen/hakgen/hetzner"
+	"github.com/hakgen/hakgen/render"
 	"github.com/hakgen/hakgen/state"
 )
+
+// watchHAProxy keeps keepalived's track file (keepalived.conf's
+// hakgen_haproxy_process) in line with HAProxy's master process: "1" the
+// instant it dies, so keepalived resigns MASTER at once instead of after
+// its check misses twice, "0" while it runs. The returned function, called
+// when the agent stops, writes "0": a stopped agent must not hold the node
+// in FAULT, the check script judges alone then.
+func watchHAProxy(ctx context.Context, o runOptions, log *zap.Logger) (stop func()) {
+	log = log.Named("watch-haproxy")
+	tf := failover.TrackFile{Path: filepath.Join(o.stateDir, render.TrackFileName)}
+	if err := os.MkdirAll(o.stateDir, 0o755); err != nil {
+		log.Warn("cannot create the state directory: keepalived is not told when HAProxy dies", zap.Error(err))
+		return func() {}
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		haproxy.WatchMaster(wctx, haproxy.NewMaster(o.socket), 0, func(up bool) {
+			if err := tf.Set(up); err != nil {
+				log.Warn("cannot tell keepalived whether HAProxy runs", zap.Error(err))
+				return
+			}
+			if up {
+				log.Info("HAProxy's master process runs", zap.String("track_file", tf.Path))
+			} else {
+				log.Warn("HAProxy's master process is gone: this node is not fit to be MASTER", zap.String("track_file", tf.Path))
+			}
+		})
+	}()
+	return func() {
+		cancel()
+		<-done
+		if err := tf.Set(true); err != nil {
+			log.Warn("cannot clear keepalived's track file", zap.Error(err))
+		}
+	}
+}
 
 // startHealer re-asserts the Floating IP while this node is MASTER (see
 // failover.Healer), for the Floating IP and node of the state as it is when

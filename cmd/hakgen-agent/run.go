@@ -172,6 +172,8 @@ func runDaemon(ctx context.Context, o runOptions, e *env) error {
 		return envErr(err)
 	}
 	startHealer(ctx, o, log)
+	stopWatch := watchHAProxy(ctx, o, log)
+	defer stopWatch()
 	stopHUP := forwardSIGHUP(ctx, hup, a)
 	defer stopHUP()
 	if err := a.Run(ctx); err != nil {
