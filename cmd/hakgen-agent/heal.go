@@ -120,8 +120,22 @@ func newHealer(s *state.State, o runOptions, log *zap.Logger) (*failover.Healer,
 	}
 	return failover.NewHealer(failover.HealerConfig{
 		StateDir: o.stateDir, FloatingIPID: s.FloatingIP.ID, ServerID: serverID, Interval: o.healInterval,
-		Confirm: confirmMaster(fip, o.kaPidFile, state.LocalAddrs),
+		Peers: peersOf(s, i), Confirm: confirmMaster(fip, o.kaPidFile, state.LocalAddrs),
 	}, client, log), nil
+}
+
+// peersOf are the load balancers other than the one at index me, for the
+// healer's rule in a partition.
+func peersOf(s *state.State, me int) []failover.Peer {
+	var peers []failover.Peer
+	for j, lb := range s.LoadBalancers {
+		if j == me {
+			continue
+		}
+		stats, _ := s.NodeStatsURL(lb.Name)
+		peers = append(peers, failover.Peer{Name: lb.Name, ServerID: lb.ServerID, Stats: stats, Above: j < me})
+	}
+	return peers
 }
 
 // confirmMaster agrees that this node is MASTER when keepalived runs (its
