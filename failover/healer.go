@@ -83,9 +83,14 @@ type Healer struct {
 	client OwnerAssigner
 	log    *zap.Logger
 
-	lastErr    string // the error last logged, to log each one once
-	yielded    bool   // the last check yielded to a peer (logged once)
-	rateStreak int    // consecutive rate-limited checks
+	lastErr string // the error last logged, to log each one once
+	yielded bool   // the last check yielded to a peer (logged once)
+
+	// What the last check saw, for HealCheck: set by CheckOnce.
+	last       HealCheck
+	counts     map[Outcome]int
+	requests   int
+	rateStreak int // consecutive rate-limited checks
 }
 
 // NewHealer returns a Healer using client for the API.
@@ -121,6 +126,7 @@ func (h *Healer) Run(ctx context.Context) error {
 		}
 		wait = h.next(err)
 		h.report(outcome, err, wait)
+		h.record(outcome, err)
 	}
 }
 
@@ -131,6 +137,7 @@ func (h *Healer) Run(ctx context.Context) error {
 func (h *Healer) CheckOnce(ctx context.Context) (Outcome, error) {
 	ctx, cancel := context.WithTimeout(ctx, h.cfg.CheckTimeout)
 	defer cancel()
+	h.last = HealCheck{}
 	if rec, err := h.store.Latest(); err != nil || rec.State != Master {
 		return NotMaster, err
 	}
@@ -144,9 +151,11 @@ func (h *Healer) CheckOnce(ctx context.Context) (Outcome, error) {
 		return Failed, fmt.Errorf("finding this server's ID: %w", err)
 	}
 	owner, err := h.client.Owner(ctx, h.cfg.FloatingIPID)
+	h.last.Me, h.last.Requests = me, 1
 	if err != nil {
 		return Failed, err
 	}
+	h.last.Owner = owner
 	if owner == me {
 		return Owned, nil
 	}
@@ -197,6 +206,8 @@ func (h *Healer) heal(ctx context.Context, me, owner int64) (Outcome, error) {
 		return NotMaster, err
 	}
 	res, err := h.client.Assign(ctx, h.cfg.FloatingIPID, me)
+	h.last.Requests += res.Requests
+	h.last.RateLimit = res.RateLimit.Remaining
 	if err != nil {
 		return Failed, fmt.Errorf("re-assigning floating IP %d from server %d: %w", h.cfg.FloatingIPID, owner, err)
 	}
@@ -205,6 +216,26 @@ func (h *Healer) heal(ctx context.Context, me, owner int64) (Outcome, error) {
 		zap.Duration("took", res.Total), zap.Int("requests", res.Requests),
 		zap.Int("ratelimit_remaining", res.RateLimit.Remaining))
 	return Healed, nil
+}
+
+// record writes the check to HealFile, for the daemon's metrics and
+// status; a record that cannot be written is not worth a log line each
+// interval.
+func (h *Healer) record(outcome Outcome, err error) {
+	if h.counts == nil {
+		h.counts = map[Outcome]int{}
+	}
+	h.counts[outcome]++
+	h.requests += h.last.Requests
+	c := h.last
+	c.At, c.Outcome, c.Counts, c.TotalRequests = time.Now().UTC(), outcome, h.counts, h.requests
+	if outcome == Healed {
+		c.Owner = c.Me
+	}
+	if err != nil {
+		c.Error = err.Error()
+	}
+	_ = h.store.WriteHeal(c)
 }
 
 // retryAfterer is an error that knows the shortest sensible wait before
