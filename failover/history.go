@@ -36,7 +36,7 @@ type History struct {
 	SumSeconds float64 `json:"sumSeconds"`
 	Count      int     `json:"count"`
 	// Requests is the API requests of all runs together.
-	Requests int         `json:"requests"`
+	Requests int          `json:"requests"`
 	Last     *FailoverRun `json:"last,omitempty"`
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"net/http"
 	"regexp"
 	"strings"
@@ -125,5 +126,38 @@ func TestMetricsFollowWhatTheAgentDid(t *testing.T) {
 		if got := value(m, c.name, c.labels...); got != c.want {
 			t.Errorf("after a MASTER run %s%v = %v, want %v", c.name, c.labels, got, c.want)
 		}
+	}
+}
+
+// TestStatusShowsThePair: after a MASTER run, status says this node is
+// MASTER, since when, and how the failover went, in text and in JSON.
+func TestStatusShowsThePair(t *testing.T) {
+	d := startDaemon(t, daemonState)
+	w := newNotifyWorld(t, "10.0.0.5", true)
+	if code, stderr := w.notify(t, "--state-dir", d.dir+"/run", "--node", "lb1", "MASTER"); code != exitOK {
+		t.Fatalf("notify: exit %d\n%s", code, stderr)
+	}
+	_, out, _ := runCLI(t, "status", "--status-file", d.status, "--state-dir", d.dir+"/run")
+	for _, want := range []string{"vrrp:", "is MASTER since", "last failover:", ": ok in ", "3 API requests"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status lacks %q:\n%s", want, out)
+		}
+	}
+	_, out, _ = runCLI(t, "status", "--json", "--status-file", d.status, "--state-dir", d.dir+"/run")
+	var doc struct {
+		Healthy bool `json:"healthy"`
+		Pair    struct {
+			VRRPState    string `json:"vrrpState"`
+			LastFailover struct {
+				Result   string `json:"result"`
+				Requests int    `json:"requests"`
+			} `json:"lastFailover"`
+		} `json:"pair"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("status --json: %v\n%s", err, out)
+	}
+	if !doc.Healthy || doc.Pair.VRRPState != "MASTER" || doc.Pair.LastFailover.Result != "ok" || doc.Pair.LastFailover.Requests != 3 {
+		t.Errorf("status --json: %+v", doc)
 	}
 }
