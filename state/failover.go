@@ -1,6 +1,7 @@
 package state
 
 import (
+	"path/filepath"
 	"regexp"
 	"time"
 )
@@ -39,6 +40,13 @@ func (v *validator) failover() {
 		v.filePath("floatingIP.tokenFile", f.TokenFile)
 		if f.Interface != "" && !ifaceName.MatchString(f.Interface) {
 			v.errorf("floatingIP.interface", "%q is not a network interface name (expected e.g. eth0)", f.Interface)
+		}
+	}
+	if h := s.HCloud; h != nil {
+		v.filePath("hcloud.tokenFile", h.TokenFile)
+		if f := s.FloatingIP; f != nil && f.TokenFile != "" && h.TokenFile != "" &&
+			filepath.Clean(s.Resolve(f.TokenFile)) != filepath.Clean(s.Resolve(h.TokenFile)) {
+			v.errorf("floatingIP.tokenFile", "%q and hcloud.tokenFile %q name two token files (expected one: hcloud.tokenFile, which every Hetzner call uses; remove floatingIP.tokenFile)", f.TokenFile, h.TokenFile)
 		}
 	}
 	if k := s.Keepalived; k != nil {

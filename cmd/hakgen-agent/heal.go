@@ -213,6 +213,10 @@ func (c *tokenClient) Assign(ctx context.Context, floatingIPID, serverID int64) 
 	return cl.Assign(ctx, floatingIPID, serverID)
 }
 
-// tokenFileOf is floatingIP.tokenFile, a relative path taken from the
+// tokenFileOf is the token file the state names (hcloud.tokenFile, else
+// floatingIP.tokenFile), a relative path taken from the
 // state file's directory.
-func tokenFileOf(s *state.State) string { return s.Resolve(s.FloatingIP.TokenFile) }
+func tokenFileOf(s *state.State) string {
+	path, _ := s.TokenFile()
+	return path
+}
