@@ -86,6 +86,17 @@ func TestPackageQuickStart(t *testing.T) {
 		return nil
 	})
 
+	// Step 8: doctor on lb1, the MASTER. It has no peer and no control
+	// plane runs, so it only warns; what it can check passes.
+	doctor, err := m.Run(context.Background(), "env", "HCLOUD_ENDPOINT="+fake.APIEndpoint(), "HCLOUD_METADATA_ENDPOINT="+fake.MetadataEndpoint(),
+		"hakgen-agent", "doctor", "--name", "k8s.example.com", "--vrrp-wait", "2s")
+	for _, want := range []string{"PASS  server ID: server ID 1001 matches the metadata service", "PASS  API token: ", "PASS  token file /etc/hakgen/hcloud-token",
+		"WARN  VRRP adverts: this node is MASTER", "WARN  certificate of cp1: cannot read the certificate", "PASS  file descriptors: ", "lb1: no check failed, some warned"} {
+		if err == nil || !strings.Contains(doctor, want) || strings.Contains(doctor, "FAIL") {
+			t.Errorf("doctor on lb1: %v, want exit 5 and %q, no FAIL:\n%s", err, want, doctor)
+		}
+	}
+
 	// Logs, as the README has them.
 	writeFile(t, m, statePath, strings.Replace(quick, "  - {name: cp3, address: 10.0.0.13}\n", "  - {name: cp3, address: 10.0.0.13}\n  - {name: cp4, address: 10.0.0.14}\n", 1))
 	eventually(t, "the warning of an even count in the journal", func() error {

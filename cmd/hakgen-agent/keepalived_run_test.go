@@ -30,6 +30,7 @@ import (
 type testNetns struct {
 	work chan func()
 	done chan struct{}
+	tid  int // the holding thread, whose /proc/TID/ns/net names the namespace
 }
 
 func newTestNetns(t *testing.T) *testNetns {
@@ -44,6 +45,7 @@ func newTestNetns(t *testing.T) *testNetns {
 			ready <- err
 			return
 		}
+		ns.tid = unix.Gettid()
 		ready <- nil
 		for {
 			select {
