@@ -78,12 +78,28 @@ func peerCertificate(ctx context.Context, addr string) (*x509.Certificate, error
 	return certs[0], nil
 }
 
+// VRRPRole is what keepalived last reported on this node, as far as the
+// VRRP adverts check cares.
+type VRRPRole int
+
+const (
+	// VRRPUnknown: keepalived has reported no state here (it has not run
+	// since boot).
+	VRRPUnknown VRRPRole = iota
+	// VRRPMaster: this node sends the adverts, its peer none.
+	VRRPMaster
+	// VRRPOther: BACKUP or FAULT; the MASTER's adverts must arrive.
+	VRRPOther
+)
+
 // VRRPAdverts listens for VRRP adverts (IP protocol 112) from the peers on
 // this node for up to within: only the MASTER sends them, so on the
 // BACKUP they must arrive; a firewall that drops IP protocol 112 between
-// the nodes makes both MASTER. On the MASTER (master true) missing adverts
-// are expected: the check says to run doctor on the BACKUP.
-func VRRPAdverts(ctx context.Context, s *state.State, node string, master bool, within time.Duration) Result {
+// the nodes makes both MASTER. On the MASTER missing adverts are
+// expected: the check says to run doctor on the BACKUP. Before keepalived
+// has reported a state here, silence may mean the peer's keepalived does
+// not run either: a warning.
+func VRRPAdverts(ctx context.Context, s *state.State, node string, role VRRPRole, within time.Duration) Result {
 	check := "VRRP adverts"
 	peers := map[netip.Addr]string{}
 	for _, lb := range s.LoadBalancers {
@@ -100,9 +116,12 @@ func VRRPAdverts(ctx context.Context, s *state.State, node string, master bool, 
 		return warn(check, "keepalived.interface", "run doctor as root", "cannot listen for VRRP adverts: %v", err)
 	case from != "":
 		return pass(check, "keepalived.interface", "VRRP adverts from %s arrive", from)
-	case master:
+	case role == VRRPMaster:
 		return warn(check, "keepalived.interface", "run hakgen-agent doctor on the BACKUP, which must hear this node's adverts",
 			"this node is MASTER: its peer sends no adverts, so none arrived in %s", within)
+	case role == VRRPUnknown:
+		return warn(check, "keepalived.interface", "once keepalived runs on both, run hakgen-agent doctor on the BACKUP; if the peer's keepalived runs already, allow IP protocol 112 (VRRP) between the load balancers",
+			"no VRRP advert from a peer arrived in %s, and keepalived has reported no state on this node yet", within)
 	}
 	return fail(check, "keepalived.interface",
 		"allow IP protocol 112 (VRRP) between the load balancers' private addresses in every firewall (nft, Hetzner Cloud firewall) and check the private network",

@@ -115,12 +115,18 @@ func (o *doctorOptions) checks(ctx context.Context, s *state.State, i int) []pre
 	me := s.LoadBalancers[i]
 	var results []preflight.Result
 	results = append(results, preflight.Certificates(ctx, s, o.names)...)
-	rec, _ := failover.NewStore(o.stateDir).Latest()
+	role := preflight.VRRPUnknown
+	if rec, err := failover.NewStore(o.stateDir).Latest(); err == nil && rec.State != "" {
+		role = preflight.VRRPOther
+		if rec.State == failover.Master {
+			role = preflight.VRRPMaster
+		}
+	}
 	wait := o.vrrpWait
 	if wait <= 0 {
 		wait = 3*time.Duration(s.Keepalived.AdvertInterval) + time.Second
 	}
-	results = append(results, preflight.VRRPAdverts(ctx, s, me.Name, rec.State == failover.Master, wait))
+	results = append(results, preflight.VRRPAdverts(ctx, s, me.Name, role, wait))
 	eps, err := hetzner.EndpointsFromEnv(os.Getenv)
 	if err != nil {
 		results = append(results, preflight.Result{Check: "endpoints", Status: preflight.Fail, Detail: err.Error()})

@@ -201,7 +201,8 @@ func (l doctorLine) want(t *testing.T, out, check, status string, texts ...strin
 // synchronization, and then the exit code is 5); each fault a first
 // failover trips over is found at its check, with a fix, and the exit
 // code says it: a certificate without the Floating IP, VRRP dropped by a
-// firewall (a warning on the MASTER), a wrong server ID, a token others
+// firewall (a warning on the MASTER and before keepalived reported a
+// state), a wrong server ID, a token others
 // can read or the API refuses, a missing interface.
 func TestDoctorFindsWhatBitesAtTheFirstFailover(t *testing.T) {
 	nft := tooltest.Need(t, "nft")
@@ -239,18 +240,23 @@ func TestDoctorFindsWhatBitesAtTheFirstFailover(t *testing.T) {
 	t.Run("VRRP dropped", func(t *testing.T) {
 		d.ns.run(t, nft, "add table inet hakgen_test; add chain inet hakgen_test in { type filter hook input priority 0; }; add rule inet hakgen_test in ip protocol 112 drop")
 		defer d.ns.run(t, nft, "delete table inet hakgen_test")
-		code, out, lines := d.doctor(t)
+		backup, master := t.TempDir(), t.TempDir()
+		for dir, st := range map[string]failover.State{backup: failover.Backup, master: failover.Master} {
+			if _, err := failover.NewStore(dir).Record(context.Background(), failover.Event{State: st, Kind: "INSTANCE", Name: "hakgen-prod", Priority: 250}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		code, out, lines := d.doctor(t, "--state-dir", backup)
 		lines["VRRP adverts"].want(t, out, "VRRP adverts", "FAIL", "no VRRP advert from a peer arrived in 3s", "allow IP protocol 112")
 		if code != exitInvalid {
 			t.Errorf("exit %d, want %d", code, exitInvalid)
 		}
-		// On the MASTER, whose peer sends nothing, silence is expected.
-		dir := t.TempDir()
-		if _, err := failover.NewStore(dir).Record(context.Background(), failover.Event{State: failover.Master, Kind: "INSTANCE", Name: "hakgen-prod", Priority: 250}); err != nil {
-			t.Fatal(err)
-		}
-		_, out, lines = d.doctor(t, "--state-dir", dir)
+		// On the MASTER, whose peer sends nothing, silence is expected;
+		// before keepalived reported any state, it may be.
+		_, out, lines = d.doctor(t, "--state-dir", master)
 		lines["VRRP adverts"].want(t, out, "VRRP adverts", "WARN", "this node is MASTER", "run hakgen-agent doctor on the BACKUP")
+		_, out, lines = d.doctor(t)
+		lines["VRRP adverts"].want(t, out, "VRRP adverts", "WARN", "keepalived has reported no state on this node yet", "allow IP protocol 112")
 	})
 
 	t.Run("wrong server ID", func(t *testing.T) {
