@@ -1,7 +1,10 @@
 package failover
 
 import (
+	"errors"
 	"fmt"
+	"os"
+	"strings"
 
 	"github.com/hakgen/hakgen/internal/atomicfile"
 )
@@ -23,4 +26,18 @@ func (f TrackFile) Set(up bool) error {
 		return fmt.Errorf("writing keepalived's track file: %w", err)
 	}
 	return nil
+}
+
+// Down reports whether the file says FAULT ("1"); a missing file says
+// nothing, as keepalived's init_file 0 has it.
+func (f TrackFile) Down() (bool, error) {
+	b, err := os.ReadFile(f.Path)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("reading keepalived's track file: %w", err)
+	}
+	v := strings.TrimSpace(string(b))
+	return v != "" && v != "0", nil
 }

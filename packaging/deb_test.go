@@ -50,6 +50,8 @@ var debFiles = map[string]string{
 	"./usr/share/man/man8/hakgen-agent-completion-fish.8.gz":       "-rw-r--r--",
 	"./usr/share/man/man8/hakgen-agent-completion-zsh.8.gz":        "-rw-r--r--",
 	"./usr/share/man/man8/hakgen-agent-completion-powershell.8.gz": "-rw-r--r--",
+	"./usr/share/man/man8/hakgen-agent-doctor.8.gz":                "-rw-r--r--",
+	"./usr/share/man/man8/hakgen-agent-drill.8.gz":                 "-rw-r--r--",
 	"./usr/share/man/man8/hakgen-agent-notify.8.gz":                "-rw-r--r--",
 	"./usr/share/man/man8/hakgen-agent-render.8.gz":                "-rw-r--r--",
 	"./usr/share/man/man8/hakgen-agent-run.8.gz":                   "-rw-r--r--",

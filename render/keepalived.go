@@ -50,6 +50,12 @@ const (
 // once instead of after the check's next misses.
 const TrackFileName = "haproxy-down"
 
+// MaintenanceFileName is the file in the notify state directory that
+// holds this node out of MASTER while it says "1": `hakgen-agent drill`
+// sets it to rehearse a failover. keepalived reads it as a track_file
+// (at once, through inotify) and the check honours it too.
+const MaintenanceFileName = "maintenance"
+
 // KeepalivedOptions choose the node keepalived.conf is rendered for and
 // what its scripts run.
 type KeepalivedOptions struct {
@@ -86,6 +92,8 @@ type keepalivedView struct {
 	CheckURL            string   // HAProxy's own liveness URL, as `check --url` takes it
 	PeerStats           []string // the peers' stats frontends, as `check --peer` takes them
 	TrackFile           string   // where the agent reports HAProxy's death
+	MaintenanceFile     string   // set by drill to hold this node out of MASTER
+	StateDir            string   // notify's and check's --state-dir, when not the default
 	NotifyFlags         []string // flags of `notify` before keepalived's arguments
 }
 
@@ -139,6 +147,8 @@ func newKeepalivedView(s *state.State, opts KeepalivedOptions) (*keepalivedView,
 		CheckURL:        healthURL,
 		PeerStats:       s.PeerStatsURLs(opts.Node),
 		TrackFile:       path.Join(cmp.Or(opts.StateDir, failoverStateDir), TrackFileName),
+		MaintenanceFile: path.Join(cmp.Or(opts.StateDir, failoverStateDir), MaintenanceFileName),
+		StateDir:        opts.StateDir,
 		NotifyFlags:     []string{"--node", opts.Node, "--require-vip"},
 	}
 	v.Version3, v.AdvertInt = advertInt(time.Duration(k.AdvertInterval))

@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/url"
+	"path/filepath"
 	"time"
 
 	"github.com/hakgen/hakgen/failover"
+	"github.com/hakgen/hakgen/render"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -21,10 +24,11 @@ backend is up from any node (a cluster-wide outage), or no peer answers,
 the check passes: the Floating IP stays where it is instead of moving for
 nothing. Without --url the URLs come from stats.bind of the state, for this
 node. keepalived runs it as the vrrp_script of the keepalived.conf that
-` + "`render --keepalived`" + ` writes, with --url and --peer so no file is read:
-exit 0 keeps this node eligible for MASTER, any other code puts it into
-FAULT. The requests never go through a proxy, whatever the environment
-says.`
+` + "`render --keepalived`" + ` writes, with --url and --peer so no state file
+is read: exit 0 keeps this node eligible for MASTER, any other code puts it
+into FAULT. While the maintenance file under --state-dir says 1 (drill sets
+it), the check fails without asking anything. The requests never go
+through a proxy, whatever the environment says.`
 
 // DefaultCheckTimeout bounds the request of check; keepalived kills the
 // script after the vrrp_script timeout (2 s) anyway.
@@ -33,6 +37,7 @@ const DefaultCheckTimeout = time.Second
 // checkOptions are the flags of check.
 type checkOptions struct {
 	url, state, node string
+	stateDir         string
 	peers            []string
 	timeout          time.Duration
 }
@@ -43,6 +48,7 @@ func (o *checkOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.state, "state", DefaultStatePath, "desired-state `FILE`, read only without --url")
 	fs.StringVar(&o.node, "node", "", "without --url: this node's `NAME` in loadBalancers (default: found by local address)")
 	fs.DurationVar(&o.timeout, "timeout", DefaultCheckTimeout, "give up after `DURATION`, reading the state included")
+	fs.StringVar(&o.stateDir, "state-dir", failover.DefaultStateDir, "`DIR` whose maintenance file, while it says 1 (set by drill), fails the check")
 }
 
 func newCheckCommand(e *env) *cobra.Command {
@@ -67,6 +73,13 @@ func (o *checkOptions) run(ctx context.Context, e *env) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
+	maintenance := failover.TrackFile{Path: filepath.Join(o.stateDir, render.MaintenanceFileName)}
+	if down, err := maintenance.Down(); err != nil || down {
+		if err == nil {
+			err = fmt.Errorf("this node is held out of MASTER: %s says 1 (a drill, or an operator); echo 0 > %s to end it", maintenance.Path, maintenance.Path)
+		}
+		return err
+	}
 	el := failover.Eligibility{Health: o.url, Peers: o.peers}
 	if o.url == "" {
 		var err error

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,6 +16,7 @@ import (
 	"github.com/hakgen/hakgen/hetzner"
 	"github.com/hakgen/hakgen/keepalived"
 	"github.com/hakgen/hakgen/preflight"
+	"github.com/hakgen/hakgen/render"
 	"github.com/hakgen/hakgen/state"
 	"github.com/hakgen/hakgen/systemd"
 )
@@ -32,7 +34,8 @@ pass, warn or fail with the fix for each:
   - the interfaces and addresses the state names exist;
   - haproxy.maxconn fits the file-descriptor limit HAProxy gets;
   - HAProxy (2.6+) and keepalived (2.2+) are recent enough;
-  - the clock is synchronized.
+  - the clock is synchronized;
+  - no maintenance flag (set by drill) holds this node out of MASTER.
 It changes nothing. $HCLOUD_ENDPOINT and $HCLOUD_METADATA_ENDPOINT override
 Hetzner's endpoints, as for notify.`
 
@@ -121,6 +124,14 @@ func (o *doctorOptions) checks(ctx context.Context, s *state.State, i int) []pre
 		if rec.State == failover.Master {
 			role = preflight.VRRPMaster
 		}
+	}
+	flag := failover.TrackFile{Path: filepath.Join(o.stateDir, render.MaintenanceFileName)}
+	if down, err := flag.Down(); err == nil && down {
+		results = append(results, preflight.Result{Check: "maintenance flag", Status: preflight.Fail,
+			Detail: flag.Path + " says 1: this node is held out of MASTER (a drill runs, or one was interrupted)",
+			Fix:    "once no drill runs: echo 0 > " + flag.Path})
+	} else if err == nil {
+		results = append(results, preflight.Result{Check: "maintenance flag", Status: preflight.Pass, Detail: "not set"})
 	}
 	wait := o.vrrpWait
 	if wait <= 0 {

@@ -203,7 +203,8 @@ func (l doctorLine) want(t *testing.T, out, check, status string, texts ...strin
 // code says it: a certificate without the Floating IP, VRRP dropped by a
 // firewall (a warning on the MASTER and before keepalived reported a
 // state), a wrong server ID, a token others
-// can read or the API refuses, a missing interface.
+// can read or the API refuses, a drill's maintenance flag left set, a
+// missing interface.
 func TestDoctorFindsWhatBitesAtTheFirstFailover(t *testing.T) {
 	nft := tooltest.Need(t, "nft")
 	d := newDoctorNode(t)
@@ -219,7 +220,7 @@ func TestDoctorFindsWhatBitesAtTheFirstFailover(t *testing.T) {
 	d.certs[2].Store(selfSigned(t, "cp3", []string{"203.0.113.10", "k8s.example.com"}))
 	code, out, lines = d.doctor(t)
 	for _, check := range []string{"certificate of cp1", "certificate of cp2", "certificate of cp3", "VRRP adverts", "server ID",
-		"API token", "token file " + d.token, "interface enp7s0", "interface eth0", "haproxy version", "keepalived version"} {
+		"API token", "token file " + d.token, "interface enp7s0", "interface eth0", "haproxy version", "keepalived version", "maintenance flag"} {
 		lines[check].want(t, out, check, "PASS")
 	}
 	lines["VRRP adverts"].want(t, out, "VRRP adverts", "PASS", "from lb2")
@@ -287,6 +288,16 @@ func TestDoctorFindsWhatBitesAtTheFirstFailover(t *testing.T) {
 		lines["API token"].want(t, out, "API token", "FAIL", "reading Floating IP 4711 with the token failed", "Read & Write")
 		if strings.Contains(out, "an-0ld-t0ken") || strings.Contains(out, notifyToken) {
 			t.Errorf("doctor shows the token:\n%s", out)
+		}
+	})
+
+	t.Run("maintenance flag left set", func(t *testing.T) {
+		dir := t.TempDir()
+		writeNotifyFile(t, filepath.Join(dir, "maintenance"), "1\n", 0o644)
+		code, out, lines := d.doctor(t, "--state-dir", dir)
+		lines["maintenance flag"].want(t, out, "maintenance flag", "FAIL", "held out of MASTER", "echo 0 > "+filepath.Join(dir, "maintenance"))
+		if code != exitInvalid {
+			t.Errorf("exit %d, want %d", code, exitInvalid)
 		}
 	})
 

@@ -160,4 +160,14 @@ func TestStatusShowsThePair(t *testing.T) {
 	if !doc.Healthy || doc.Pair.VRRPState != "MASTER" || doc.Pair.LastFailover.Result != "ok" || doc.Pair.LastFailover.Requests != 3 {
 		t.Errorf("status --json: %+v", doc)
 	}
+
+	// A maintenance flag left set holds the node out of MASTER: status says so.
+	if strings.Contains(out, "maintenance") {
+		t.Errorf("status --json shows maintenance with no flag set:\n%s", out)
+	}
+	writeNotifyFile(t, d.dir+"/run/maintenance", "1\n", 0o644)
+	_, out, _ = runCLI(t, "status", "--status-file", d.status, "--state-dir", d.dir+"/run")
+	if !strings.Contains(out, "maintenance:     set: this node is held out of MASTER") || !strings.Contains(out, "echo 0 > "+d.dir+"/run/maintenance") {
+		t.Errorf("status does not show the maintenance flag:\n%s", out)
+	}
 }

@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strconv"
 	"time"
 
 	"github.com/hakgen/hakgen/failover"
+	"github.com/hakgen/hakgen/render"
 	"github.com/hakgen/hakgen/state"
 )
 
@@ -24,6 +26,10 @@ type pairView struct {
 	LastFailover *failover.FailoverRun `json:"lastFailover,omitempty"`
 	Failovers    map[string]int        `json:"failovers,omitempty"`
 	Peers        []peerView            `json:"peers,omitempty"`
+	// Maintenance: the maintenance flag holds this node out of MASTER
+	// (a drill runs, or one was interrupted).
+	Maintenance     bool   `json:"maintenance,omitempty"`
+	maintenanceFile string // the flag's path
 }
 
 type peerView struct {
@@ -40,6 +46,10 @@ func readPair(ctx context.Context, stateDir, statePath string) pairView {
 	if rec, err := store.Latest(); err == nil && rec.Seq > 0 {
 		p.VRRPState, p.VRRPEvent = rec.State, rec.Event
 		p.VRRPSince = &rec.Recorded
+	}
+	p.maintenanceFile = filepath.Join(stateDir, render.MaintenanceFileName)
+	if down, err := (failover.TrackFile{Path: p.maintenanceFile}).Down(); err == nil {
+		p.Maintenance = down
 	}
 	if h, err := store.Heal(); err == nil && !h.At.IsZero() {
 		p.Healer = &h
@@ -65,7 +75,7 @@ func readPair(ctx context.Context, stateDir, statePath string) pairView {
 
 // print writes the pair's part of status for people.
 func (p pairView) print(w io.Writer, now time.Time, row func(k, format string, args ...any)) {
-	if p.VRRPState == "" && p.Healer == nil && p.LastFailover == nil && len(p.Peers) == 0 {
+	if p.VRRPState == "" && p.Healer == nil && p.LastFailover == nil && len(p.Peers) == 0 && !p.Maintenance {
 		return
 	}
 	fmt.Fprintln(w)
@@ -77,6 +87,9 @@ func (p pairView) print(w io.Writer, now time.Time, row func(k, format string, a
 		row("vrrp", "%s is %s since %s (%s)", node, p.VRRPState, when(*p.VRRPSince, now), p.VRRPEvent)
 	} else {
 		row("vrrp", "%s: no state recorded by keepalived's notify yet", node)
+	}
+	if p.Maintenance {
+		row("maintenance", "set: %s is held out of MASTER (a drill runs, or one was interrupted: echo 0 > %s)", node, p.maintenanceFile)
 	}
 	switch h := p.Healer; {
 	case h == nil:
