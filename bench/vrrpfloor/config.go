@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -44,7 +45,8 @@ type pairState struct {
 	vip          string   // floatingIP.address
 }
 
-// writeState writes base with keepalived.advertInterval set to adv and the
+// writeState writes base with keepalived.advertInterval set to adv (the
+// state's floor when adv is below it) and the
 // two interfaces renamed to the links the benchmark creates. The state must
 // name two load balancers.
 func writeState(base, path string, adv time.Duration, vrrpIface, fipIface string) (ps pairState, err error) {
@@ -62,7 +64,9 @@ func writeState(base, path string, adv time.Duration, vrrpIface, fipIface string
 	if keepalived == nil || fip == nil || len(lbs) != 2 {
 		return ps, fmt.Errorf("state %s: expected keepalived, floatingIP and exactly two loadBalancers", base)
 	}
-	keepalived["advertInterval"] = state.Duration(adv).String()
+	// Below the state's floor the agent refuses to render: the state
+	// holds the floor and renderNode writes adv into keepalived.conf.
+	keepalived["advertInterval"] = state.Duration(max(adv, state.MinAdvertInterval)).String()
 	keepalived["interface"] = vrrpIface
 	fip["interface"] = fipIface
 	for _, v := range lbs {
@@ -78,9 +82,10 @@ func writeState(base, path string, adv time.Duration, vrrpIface, fipIface string
 	return ps, os.WriteFile(path, out, 0o644)
 }
 
-// renderNode runs `agent render --keepalived` for node and replaces its two
-// notify commands with the record script (see rewriteNotify).
-func renderNode(ctx context.Context, agent, statePath, dir, node, address string) (nodeConfig, error) {
+// renderNode runs `agent render --keepalived` for node, replaces its two
+// notify commands with the record script (see rewriteNotify) and, for an
+// adv below the state's floor, its advert_int (see rewriteAdvert).
+func renderNode(ctx context.Context, agent, statePath, dir, node, address string, adv time.Duration) (nodeConfig, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, agent, "render", "--keepalived", "--state", statePath, "--node", node, "--agent-path", agent)
@@ -100,13 +105,16 @@ func renderNode(ctx context.Context, agent, statePath, dir, node, address string
 		return nodeConfig{}, fmt.Errorf("keepalived.conf of %s: %w", node, err)
 	}
 	conf, err := rewriteNotify(rendered, agent, filepath.Join(dir, "record"), nc.notify)
+	if err == nil && adv < state.MinAdvertInterval {
+		conf, err = rewriteAdvert(conf, adv)
+	}
 	if err != nil {
 		return nodeConfig{}, fmt.Errorf("keepalived.conf of %s: %w", node, err)
 	}
 	return nc, os.WriteFile(nc.conf, conf, 0o644)
 }
 
-var checkLine = regexp.MustCompile(`(?m)^\s*script "\S+ check --url (\S+)"$`)
+var checkLine = regexp.MustCompile(`(?m)^\s*script "\S+ check --url (\S+)(?: [^"]*)?"$`)
 
 // rewriteNotify replaces the two commands keepalived.conf runs on VRRP
 // events, `AGENT notify …` (notify) and `AGENT notify --reassert …`
@@ -147,4 +155,17 @@ func checkURL(conf []byte) (string, error) {
 		return "", fmt.Errorf("check URL: %w", err)
 	}
 	return u, nil
+}
+
+var advertLine = regexp.MustCompile(`(?m)^(\s*advert_int) \S+$`)
+
+// rewriteAdvert sets advert_int to adv, which the state refuses (it is
+// below the floor this benchmark measures). The rendered file is VRRPv3
+// already (the floor is below a second); it fails unless advert_int is
+// there exactly once.
+func rewriteAdvert(conf []byte, adv time.Duration) ([]byte, error) {
+	if n := len(advertLine.FindAll(conf, -1)); n != 1 || !bytes.Contains(conf, []byte("    version 3\n")) {
+		return nil, fmt.Errorf("found %d advert_int lines (expected 1, after version 3)", n)
+	}
+	return advertLine.ReplaceAll(conf, []byte("${1} "+strconv.FormatFloat(adv.Seconds(), 'f', -1, 64))), nil
 }

@@ -70,7 +70,7 @@ func newPair(ctx context.Context, s pairSetup) (p *pair, err error) {
 		return p, err
 	}
 	for i, name := range ps.names {
-		nc, err := renderNode(ctx, s.agent, statePath, s.dir, name, ps.addrs[i])
+		nc, err := renderNode(ctx, s.agent, statePath, s.dir, name, ps.addrs[i], s.adv)
 		if err != nil {
 			return p, err
 		}

@@ -101,7 +101,7 @@ func TestRewriteNotify(t *testing.T) {
 	for _, want := range []string{
 		"\n    notify \"/w/record /w/lb2.log\"\n",
 		"\n    notify_master_rx_lower_pri \"/w/record /w/lb2.log REASSERT\"\n",
-		"\n    script \"" + agent + " check --url http://10.0.0.6:8404/healthz\"\n",
+		"\n    script \"" + agent + " check --url http://10.0.0.6:8404/healthz --peer http://10.0.0.5:8404\"\n",
 	} {
 		if !strings.Contains(string(got), want) {
 			t.Errorf("rewritten keepalived.conf lacks %q:\n%s", want, got)
@@ -139,6 +139,36 @@ func TestWriteState(t *testing.T) {
 	}
 	if !strings.Contains(string(conf), "    version 3\n    advert_int 0.3\n") {
 		t.Errorf("keepalived.conf at 300ms:\n%s", conf)
+	}
+}
+
+// TestRewriteAdvert: below the state's floor, the benchmark renders at the
+// floor and writes the interval it measures into advert_int.
+func TestRewriteAdvert(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.yaml")
+	if _, err := writeState(quickstart, path, 20*time.Millisecond, "vrabc123", "puabc123"); err != nil {
+		t.Fatal(err)
+	}
+	s, _, err := state.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if time.Duration(s.Keepalived.AdvertInterval) != state.MinAdvertInterval {
+		t.Errorf("advertInterval %s, want the floor %s", s.Keepalived.AdvertInterval, state.Duration(state.MinAdvertInterval))
+	}
+	conf, err := render.Keepalived(s, render.KeepalivedOptions{Node: "lb1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := rewriteAdvert(conf, 20*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), "    version 3\n    advert_int 0.02\n") || strings.Contains(string(out), "advert_int 0.1\n") {
+		t.Errorf("keepalived.conf at 20ms:\n%s", out)
+	}
+	if _, err := rewriteAdvert([]byte("vrrp_instance x {\n}\n"), 20*time.Millisecond); err == nil {
+		t.Error("a file without advert_int was rewritten")
 	}
 }
 
