@@ -15,12 +15,16 @@
 // Every response carries RateLimit-Limit, RateLimit-Remaining and
 // RateLimit-Reset headers. An assign creates an action that is "running"
 // until it has been polled (see ActionPlan); when it ends in success the
-// Floating IP moves, as on the real API.
+// Floating IP moves, as on the real API, and the hooks of OnAssigned
+// follow the move. New serves on loopback, Serve on a listener the test
+// made; the metadata service can tell each caller its own server ID.
 package hetznertest
 
 import (
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"sync"
 	"testing"
 	"time"
@@ -52,7 +56,11 @@ type Fake struct {
 	actions     map[int64]*fakeAction
 	nextAction  int64
 	instanceID  int64
+	instanceFor map[netip.Addr]int64 // metadata answers by the caller's address
 	plan        ActionPlan
+	nextPlans   []ActionPlan // taken before plan, one per assign
+	assigned    []*delayedCalls
+	done        chan struct{} // closed when the test ends
 	faults      map[Endpoint][]Fault
 	latency     map[Endpoint]time.Duration
 	remaining   int
@@ -60,27 +68,55 @@ type Fake struct {
 	seq         uint64
 }
 
-// New starts a fake with the default world and closes it when the test
-// ends.
+// New starts a fake with the default world on a loopback address and
+// closes it when the test ends.
 func New(tb testing.TB) *Fake {
 	tb.Helper()
+	f := newFake()
+	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
+	tb.Cleanup(f.close)
+	return f
+}
+
+// Serve starts a fake with the default world on ln, a listener the test
+// made (for example on an address of a network namespace), and closes
+// both when the test ends. URL and the endpoints name ln's address.
+func Serve(tb testing.TB, ln net.Listener) *Fake {
+	tb.Helper()
+	f := newFake()
+	f.srv = &httptest.Server{Listener: ln, Config: &http.Server{
+		Handler:           http.HandlerFunc(f.serve),
+		ReadHeaderTimeout: 10 * time.Second,
+	}}
+	f.srv.Start()
+	tb.Cleanup(f.close)
+	return f
+}
+
+func newFake() *Fake {
 	f := &Fake{
 		floatingIPs: map[int64]*schema.FloatingIP{},
 		servers:     map[int64]*schema.Server{},
 		actions:     map[int64]*fakeAction{},
 		nextAction:  9000,
 		instanceID:  ThisServer,
+		instanceFor: map[netip.Addr]int64{},
 		faults:      map[Endpoint][]Fault{},
 		latency:     map[Endpoint]time.Duration{},
 		remaining:   DefaultRateLimit,
+		done:        make(chan struct{}),
 	}
 	f.AddServer(ThisServer, "lb1")
 	f.AddServer(OtherServer, "lb2")
 	f.AddServer(ThirdServer, "intruder")
 	f.AddFloatingIP(FloatingIPID, FloatingIPAddress, OtherServer)
-	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
-	tb.Cleanup(f.srv.Close)
 	return f
+}
+
+// close stops the server, then the delayed hooks.
+func (f *Fake) close() {
+	f.srv.Close()
+	close(f.done)
 }
 
 // URL is the base URL of the fake server.
@@ -101,11 +137,21 @@ func (f *Fake) RequireToken(token string) {
 	f.token = token
 }
 
-// SetInstanceID sets the server ID the metadata service reports.
+// SetInstanceID sets the server ID the metadata service reports to
+// callers without one of their own (see SetInstanceIDFor).
 func (f *Fake) SetInstanceID(id int64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.instanceID = id
+}
+
+// SetInstanceIDFor makes the metadata service report id to requests from
+// addr, as Hetzner's tells each server its own ID: one fake can then
+// serve several servers.
+func (f *Fake) SetInstanceIDFor(addr netip.Addr, id int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.instanceFor[addr.Unmap()] = id
 }
 
 // AddServer adds (or replaces) a server.

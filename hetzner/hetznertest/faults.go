@@ -128,11 +128,33 @@ func (p ActionPlan) errorMessage() string {
 	return "action failed"
 }
 
-// PlanActions sets the plan for actions created from now on.
+// PlanActions sets the plan for actions created from now on (after those
+// planned with PlanNextActions).
 func (f *Fake) PlanActions(p ActionPlan) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.plan = p
+}
+
+// PlanNextActions gives the next n actions plan p, one each, before the
+// plan of PlanActions applies again: for example one assign that ends in
+// error while the ones after it succeed. Calls queue up in order.
+func (f *Fake) PlanNextActions(n int, p ActionPlan) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for range n {
+		f.nextPlans = append(f.nextPlans, p)
+	}
+}
+
+// takePlanLocked returns the plan of a new action. The caller holds f.mu.
+func (f *Fake) takePlanLocked() ActionPlan {
+	if len(f.nextPlans) == 0 {
+		return f.plan
+	}
+	p := f.nextPlans[0]
+	f.nextPlans = f.nextPlans[1:]
+	return p
 }
 
 // takeFault pops the next fault for ep and returns the total delay to add.

@@ -38,9 +38,12 @@ func (f *Fake) assign(r *http.Request, idText string) (int, []byte) {
 				{ID: id, Type: "floating_ip"}, {ID: req.Server, Type: "server"},
 			},
 		},
-		pollsLeft: f.plan.RunningPolls,
-		final:     f.plan,
-		apply:     func() { f.setOwnerLocked(id, req.Server) },
+	}
+	plan := f.takePlanLocked()
+	a.pollsLeft, a.final = plan.RunningPolls, plan
+	a.apply = func() {
+		f.setOwnerLocked(id, req.Server)
+		f.assignedLocked(id, req.Server)
 	}
 	f.actions[a.ID] = a
 	return jsonBody(http.StatusCreated, schema.FloatingIPActionAssignResponse{Action: a.Action})
@@ -129,15 +132,20 @@ func (f *Fake) listServers(r *http.Request) (int, []byte) {
 	}{schema.ServerListResponse{Servers: out}, onePage(len(out))})
 }
 
-// metadata answers the metadata service's plain-text endpoints.
-func (f *Fake) metadata(key string) (int, []byte) {
+// metadata answers the metadata service's plain-text endpoints, for the
+// server at the caller's address.
+func (f *Fake) metadata(r *http.Request, key string) (int, []byte) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	id := f.instanceID
+	if own, ok := f.instanceFor[remoteAddr(r)]; ok {
+		id = own
+	}
 	switch key {
 	case "instance-id":
-		return http.StatusOK, []byte(strconv.FormatInt(f.instanceID, 10))
+		return http.StatusOK, []byte(strconv.FormatInt(id, 10))
 	case "hostname":
-		if s, ok := f.servers[f.instanceID]; ok {
+		if s, ok := f.servers[id]; ok {
 			return http.StatusOK, []byte(s.Name)
 		}
 		return http.StatusOK, []byte("unknown")

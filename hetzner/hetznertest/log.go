@@ -1,6 +1,7 @@
 package hetznertest
 
 import (
+	"net/netip"
 	"time"
 )
 
@@ -10,8 +11,9 @@ type Request struct {
 	Path     string // URL path, without the query
 	Query    string // raw query
 	Endpoint Endpoint
-	Time     time.Time // when it arrived
-	Status   int       // status answered; 0 when the client went away first
+	Time     time.Time  // when it arrived
+	Remote   netip.Addr // the address it came from
+	Status   int        // status answered; 0 when the client went away first
 	// Authorized is whether the request carried a bearer token (the
 	// token itself is not recorded).
 	Authorized bool

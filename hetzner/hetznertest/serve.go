@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -17,7 +18,7 @@ type handlerFunc func(r *http.Request) (int, []byte)
 // route is the endpoint and handler for one request.
 func (f *Fake) route(r *http.Request) (Endpoint, handlerFunc) {
 	if rest, ok := strings.CutPrefix(r.URL.Path, "/hetzner/v1/metadata/"); ok && r.Method == http.MethodGet {
-		return Metadata, func(*http.Request) (int, []byte) { return f.metadata(rest) }
+		return Metadata, func(r *http.Request) (int, []byte) { return f.metadata(r, rest) }
 	}
 	parts := strings.Split(strings.Trim(strings.TrimPrefix(r.URL.Path, "/v1"), "/"), "/")
 	get := r.Method == http.MethodGet
@@ -54,7 +55,8 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 	ep, h := f.route(r)
 	seq := f.logRequest(Request{
 		Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Endpoint: ep,
-		Time: time.Now(), Authorized: strings.HasPrefix(r.Header.Get("Authorization"), "Bearer "),
+		Time: time.Now(), Remote: remoteAddr(r),
+		Authorized: strings.HasPrefix(r.Header.Get("Authorization"), "Bearer "),
 	})
 	fault, delay := f.takeFault(ep)
 	if fault.Do != nil {
@@ -125,6 +127,16 @@ func sleep(r *http.Request, d time.Duration) bool {
 	case <-r.Context().Done():
 		return false
 	}
+}
+
+// remoteAddr is the address the request came from (invalid when it
+// cannot be parsed).
+func remoteAddr(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
 }
 
 func contentType(ep Endpoint, body []byte) string {
