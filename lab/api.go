@@ -1,0 +1,113 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/hakgen/hakgen/hetzner/hetznertest"
+)
+
+// apiPort is where the fake Hetzner API listens, on Gateway.
+const apiPort = 80
+
+// Move is one re-routing of the Floating IP by the lab's network.
+type Move struct {
+	Time   time.Time
+	Server int64  // the server the Floating IP was assigned to
+	Node   string // its load balancer
+	Err    error  // the route could not be changed
+}
+
+func (m Move) String() string {
+	s := fmt.Sprintf("%s to %s (server %d)", m.Time.Format("15:04:05.000"), m.Node, m.Server)
+	if m.Err != nil {
+		s += ": " + m.Err.Error()
+	}
+	return s
+}
+
+// startAPI serves the fake Hetzner API and metadata service on Gateway in
+// the internet namespace, in the world of the quick start: the two load
+// balancers with their server IDs, the Floating IP first assigned to lb1
+// (step 3 of the quick start). Each load balancer's requests to the
+// metadata service get its own server ID. A completed assign re-routes
+// the Floating IP after Options.RouteDelay.
+func (l *Lab) startAPI() error {
+	ln, err := l.Internet.Listen("tcp", net.JoinHostPort(Gateway.String(), strconv.Itoa(apiPort)))
+	if err != nil {
+		return fmt.Errorf("the fake API's listener: %w", err)
+	}
+	l.API = hetznertest.Serve(l.tb, ln)
+	l.API.RequireToken(l.token)
+	for _, lb := range l.Plan.LBs {
+		l.API.AddServer(lb.ServerID, lb.Name)
+		l.API.SetInstanceIDFor(lb.Public, lb.ServerID)
+	}
+	l.API.AddFloatingIP(l.Plan.FloatingIPID, l.Plan.FloatingIP.String(), l.Plan.LBs[0].ServerID)
+	l.API.OnAssigned(l.Opts.RouteDelay, l.followMove)
+	return nil
+}
+
+// followMove routes the Floating IP to the server it was assigned to.
+func (l *Lab) followMove(floatingIPID, server int64) {
+	if floatingIPID != l.Plan.FloatingIPID {
+		return
+	}
+	m := Move{Server: server}
+	if lb := l.LBByServer(server); lb == nil {
+		m.Err = fmt.Errorf("server %d is no load balancer of the lab", server)
+	} else {
+		m.Node = lb.Name
+		ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+		m.Err = l.RouteFloatingIP(ctx, lb.Plan.Public)
+		cancel()
+	}
+	m.Time = time.Now()
+	l.mu.Lock()
+	l.moves = append(l.moves, m)
+	l.mu.Unlock()
+}
+
+// Moves returns the re-routings of the Floating IP so far.
+func (l *Lab) Moves() []Move {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]Move(nil), l.moves...)
+}
+
+// RequestsSince returns the fake API's requests that arrived from since on.
+func (l *Lab) RequestsSince(since time.Time) []hetznertest.Request {
+	var out []hetznertest.Request
+	for _, r := range l.API.Requests() {
+		if !r.Time.Before(since) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// WaitOwner waits until the Floating IP is assigned to lb and routed to it.
+func (l *Lab) WaitOwner(ctx context.Context, lb *LB) error {
+	for {
+		if l.API.Owner(l.Plan.FloatingIPID) == lb.Plan.ServerID {
+			if via, err := l.FloatingIPRoute(ctx); err == nil && via == lb.Plan.Public {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the Floating IP never moved to %s: %w", lb.Name, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// APIEnv is the environment that points hakgen and the hcloud CLI at the
+// fake API and metadata service.
+func (l *Lab) APIEnv() []string {
+	base := "http://" + net.JoinHostPort(Gateway.String(), strconv.Itoa(apiPort))
+	return []string{"HCLOUD_ENDPOINT=" + base + "/v1", "HCLOUD_METADATA_ENDPOINT=" + base + "/hetzner/v1/metadata"}
+}
