@@ -3,6 +3,8 @@
 #   make test   install what the tests need when missing, then run every test
 #   make build  build bin/hakgen-agent
 #   make deb    build dist/hakgen-agent_<version>_<arch>.deb (amd64, arm64)
+#   make lab    run the HA lab (root): every scenario, failovers 3 times;
+#               SCENARIO=name runs one; the table goes to lab-results.json
 
 GO        ?= go
 BIN       := bin/hakgen-agent
@@ -11,10 +13,12 @@ VERSION   := $(shell sh packaging/version.sh 2>/dev/null || echo devel)
 COMMIT    := $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-# Debian packages the tests run for real.
-TEST_DEBS := haproxy keepalived dbus-daemon iproute2 systemd util-linux hcloud-cli debootstrap lintian prometheus nftables
+# Debian packages the tests run for real. The HA lab (./lab) also needs
+# psmisc (killall, in the seed's keepalived check) and nftables (nft, for
+# rules a scenario loads into a node).
+TEST_DEBS := haproxy keepalived dbus-daemon iproute2 systemd util-linux hcloud-cli debootstrap lintian prometheus psmisc nftables
 # The binaries that prove those packages are there.
-TEST_BINS := /usr/sbin/debootstrap /usr/sbin/haproxy /usr/sbin/keepalived /usr/bin/dbus-daemon /usr/sbin/ip /lib/systemd/systemd /usr/bin/nsenter /usr/bin/hcloud /usr/bin/lintian /usr/bin/promtool /usr/sbin/nft
+TEST_BINS := /usr/sbin/debootstrap /usr/sbin/haproxy /usr/sbin/keepalived /usr/bin/dbus-daemon /usr/sbin/ip /lib/systemd/systemd /usr/bin/nsenter /usr/bin/hcloud /usr/bin/lintian /usr/bin/promtool /usr/bin/killall /usr/sbin/nft
 
 # A Debian 13 tree with HAProxy 3.0, for checking haproxy.cfg on a second
 # HAProxy branch (tests run its haproxy -c in a chroot).
@@ -25,7 +29,7 @@ ifneq ($(CI),)
 export HAKGEN_REQUIRE_TOOLS := 1
 endif
 
-.PHONY: run test build deps vet tidy clean
+.PHONY: run test build deps vet tidy clean lab
 
 run:
 	@$(GO) run ./cmd/hakgen-agent render
@@ -58,6 +62,19 @@ test: deps vet tidy
 
 clean:
 	rm -rf bin
+
+# The HA lab: the pair of load balancers, the fake Hetzner API, the
+# backends and a client in network namespaces (see README, "Watch it fail
+# over"). Every scenario runs; failovers LAB_RUNS times (min/median/max);
+# SCENARIO=name runs one scenario (both ways where it has a seed run).
+# Needs root; a missing tool fails it. LAB_LOGS=DIR keeps every journal.
+LAB_RUNS ?= 3
+SCENARIO ?=
+LAB_LOGS ?=
+lab: deps
+	HAKGEN_REQUIRE_TOOLS=1 $(GO) test -count=1 -timeout 60m -v \
+		-run '^TestLab$$$(if $(SCENARIO),/^$(SCENARIO)$$)' ./lab \
+		-args -lab.runs=$(LAB_RUNS) -lab.results=$(CURDIR)/lab-results.json $(if $(LAB_LOGS),-lab.logs=$(abspath $(LAB_LOGS)))
 
 # Debian packages of hakgen-agent, one per architecture, built with nfpm
 # (a Go tool pinned in go.mod) into $(DIST). The version rule is in
