@@ -66,6 +66,20 @@ func TestMeasureOutage(t *testing.T) {
 	}
 }
 
+// TestParseJournal reads what go-systemd's journal.Send writes: a plain
+// field and one with a newline, as a length-prefixed value.
+func TestParseJournal(t *testing.T) {
+	var b bytes.Buffer
+	b.WriteString("PRIORITY=3\nSYSLOG_IDENTIFIER=hakgen-notify\n")
+	b.WriteString("MESSAGE\n")
+	msg := "notify failed\nsecond line"
+	_ = binary.Write(&b, binary.LittleEndian, uint64(len(msg)))
+	b.WriteString(msg + "\n")
+	if src, text := parseJournal(b.Bytes(), nil); src != "hakgen-notify" || text != "[error] "+msg {
+		t.Errorf("parseJournal = %q, %q", src, text)
+	}
+}
+
 func TestParseSyslog(t *testing.T) {
 	for msg, want := range map[string][2]string{
 		"<30>Dec  1 23:49:52 Keepalived_vrrp[67]: (hakgen-prod) Entering MASTER STATE": {"Keepalived_vrrp", "(hakgen-prod) Entering MASTER STATE"},
@@ -73,7 +87,7 @@ func TestParseSyslog(t *testing.T) {
 		"<27>Jan  2 03:04:05 hakgen-agent[9]: notify failed {\"exit_code\": 6}":        {"hakgen-agent", "notify failed {\"exit_code\": 6}"},
 		"no header at all": {"syslog", "no header at all"},
 	} {
-		if src, text := parseSyslog(msg); src != want[0] || text != want[1] {
+		if src, text := parseSyslog([]byte(msg), nil); src != want[0] || text != want[1] {
 			t.Errorf("parseSyslog(%q) = %q, %q; want %q, %q", msg, src, text, want[0], want[1])
 		}
 	}

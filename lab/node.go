@@ -48,8 +48,9 @@ while :; do sleep 3600 & wait $! || true; done
 //     lab's syslog receiver for this node, as /dev/log (and in HAProxy's
 //     chroot, as Debian's unit binds it);
 //   - /sys shows this node's network devices;
-//   - /run, /tmp, /var/tmp and /root are empty tmpfs (no /run/systemd/system:
-//     this machine was not booted with systemd).
+//   - /run, /tmp, /var/tmp and /root are empty tmpfs. /run has journald's
+//     socket (DIR/journal.sock, the lab's receiver), as on a systemd
+//     host, but no /run/systemd/system: no systemd manages this machine.
 //
 // The mounts that read DIR come first: DIR lives under the host's /tmp.
 const machineScript = `set -eu
@@ -80,7 +81,9 @@ touch /var/lib/haproxy/dev/log
 mount --bind "$dir/log.sock" /var/lib/haproxy/dev/log
 mount -t sysfs -o ro,nosuid,nodev,noexec sysfs /sys
 mount -t tmpfs -o mode=755,nosuid,nodev tmpfs /run
-mkdir -p /run/haproxy /run/lock
+mkdir -p /run/haproxy /run/lock /run/systemd/journal
+touch /run/systemd/journal/socket
+mount --bind "$dir/journal.sock" /run/systemd/journal/socket
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /var/tmp
 mount -t tmpfs -o mode=700 tmpfs /root
@@ -102,10 +105,10 @@ type Node struct {
 	dir    string // this node's private directory on the host
 	tools  *Tools
 	holder *exec.Cmd
-	exited chan struct{} // closed when the holder has been reaped
-	pid1   int           // the node's PID 1, as the host numbers it
-	netns  *os.File      // the node's network namespace, held open
-	syslog *syslogReceiver
+	exited chan struct{}  // closed when the holder has been reaped
+	pid1   int            // the node's PID 1, as the host numbers it
+	netns  *os.File       // the node's network namespace, held open
+	logs   []*logReceiver // the machine's /dev/log and journald socket
 
 	mu    sync.Mutex
 	procs []*Proc
@@ -128,11 +131,14 @@ func startNode(tools *Tools, spec nodeSpec) (*Node, error) {
 	}
 	script, args := holderScript, []string{spec.name}
 	if spec.machine {
-		sr, err := listenSyslog(filepath.Join(spec.dir, "log.sock"), n.Journal)
-		if err != nil {
-			return nil, fmt.Errorf("node %s: %w", n.Name, err)
+		for sock, parse := range map[string]parseFunc{"log.sock": parseSyslog, "journal.sock": parseJournal} {
+			r, err := listenLog(filepath.Join(spec.dir, sock), n.Journal, parse)
+			if err != nil {
+				n.closeLogs()
+				return nil, fmt.Errorf("node %s: %w", n.Name, err)
+			}
+			n.logs = append(n.logs, r)
 		}
-		n.syslog = sr
 		script, args = machineScript, []string{spec.name, spec.dir, spec.binDir}
 	}
 	argv := append([]string{"--net", "--pid", "--mount", "--uts", "--fork", "--kill-child", "--mount-proc",
@@ -143,11 +149,11 @@ func startNode(tools *Tools, spec nodeSpec) (*Node, error) {
 	n.holder.Stderr = n.Journal.Writer("holder")
 	stdout, err := n.holder.StdoutPipe()
 	if err != nil {
-		n.closeSyslog()
+		n.closeLogs()
 		return nil, err
 	}
 	if err := start(n.holder); err != nil {
-		n.closeSyslog()
+		n.closeLogs()
 		return nil, fmt.Errorf("node %s: starting the holder: %w", n.Name, err)
 	}
 	go func() { _ = n.holder.Wait(); close(n.exited) }()
@@ -282,7 +288,7 @@ func (n *Node) Close() {
 		_ = n.netns.Close()
 		n.netns = nil
 	}
-	n.closeSyslog()
+	n.closeLogs()
 }
 
 // awaitDead waits until pid has exited (gone, or a zombie).
@@ -295,9 +301,9 @@ func awaitDead(pid int, timeout time.Duration) bool {
 	return false
 }
 
-func (n *Node) closeSyslog() {
-	if n.syslog != nil {
-		n.syslog.Close()
-		n.syslog = nil
+func (n *Node) closeLogs() {
+	for _, r := range n.logs {
+		r.Close()
 	}
+	n.logs = nil
 }
