@@ -3,6 +3,7 @@ package lab
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/hakgen/hakgen/hetzner/hetznertest"
@@ -16,6 +17,12 @@ const (
 	// settle is how long the client keeps going after its first success
 	// after the fault, to see that the recovery holds.
 	settle = 2 * time.Second
+	// faultJitter: the fault comes at a random moment within this after
+	// the warm-up. The lab starts the same way every time, so without it
+	// every run would hit the same phase of keepalived's one-second
+	// advertisement and check timers, and the runs' spread would hide
+	// the real one.
+	faultJitter = time.Second
 )
 
 // Failover is what a client saw of one fault.
@@ -36,15 +43,17 @@ func (f *Failover) Result() Run {
 	return r
 }
 
-// RunFailover runs the API client, injects fault once the client has
-// succeeded for a second, and watches until every new connection has
-// succeeded for two seconds, or window has passed since the fault.
+// RunFailover runs the API client, injects fault at a random moment
+// within a second after the client has succeeded for a second, and
+// watches until every new connection has succeeded for two seconds, or
+// window has passed since the fault.
 func (l *Lab) RunFailover(ctx context.Context, window time.Duration, fault func(context.Context) error) (*Failover, error) {
 	p := l.APIProber()
 	defer p.Stop()
 	if err := p.AwaitClean(ctx, warmup); err != nil {
 		return nil, err
 	}
+	time.Sleep(rand.N(faultJitter))
 	f := &Failover{Fault: time.Now()}
 	if err := fault(ctx); err != nil {
 		return nil, fmt.Errorf("injecting the fault: %w", err)
