@@ -3,8 +3,11 @@ package lab
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hakgen/hakgen/hetzner/hetznertest"
@@ -103,6 +106,26 @@ func (l *Lab) WaitOwner(ctx context.Context, lb *LB) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// MetadataInstanceID asks the metadata service, from lb, which server lb
+// is.
+func (lb *LB) MetadataInstanceID(ctx context.Context) (string, error) {
+	tr := &http.Transport{DialContext: lb.Dialer(lb.Plan.Public), DisableKeepAlives: true}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	url := "http://" + net.JoinHostPort(Gateway.String(), strconv.Itoa(apiPort)) + "/hetzner/v1/metadata/instance-id"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		return "", fmt.Errorf("%s: metadata: %w", lb.Name, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1024))
+	return strings.TrimSpace(string(body)), err
 }
 
 // APIEnv is the environment that points hakgen and the hcloud CLI at the

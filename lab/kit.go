@@ -31,14 +31,13 @@ type Kit struct {
 	LogDir string
 
 	binDir string // holds hakgen-agent; laid over each load balancer's /usr/bin
-	tb     testing.TB
 }
 
 // NewKit finds the tools (root is required) and builds hakgen-agent. seed
 // asks for the seed's tools too.
 func NewKit(tb testing.TB, seed bool) *Kit {
 	tb.Helper()
-	k := &Kit{tb: tb, Tools: FindTools(tb, seed)}
+	k := &Kit{Tools: FindTools(tb, seed)}
 	k.binDir = buildAgent(tb, tooltest.Need(tb, "go"))
 	return k
 }

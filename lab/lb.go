@@ -2,16 +2,10 @@ package lab
 
 import (
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"regexp"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/hakgen/hakgen/agent"
@@ -198,121 +192,4 @@ func (lb *LB) AgentStatus(ctx context.Context) (int, string) {
 		return -1, err.Error()
 	}
 	return 0, out
-}
-
-// statsPort is the port of stats.bind in the lab's state.
-const statsPort = 8404
-
-// ServerStatus returns the status HAProxy's stats page shows for each
-// server of backend (UP, DOWN, ...), asked from the private segment.
-func (lb *LB) ServerStatus(ctx context.Context, backend string) (map[string]string, error) {
-	tr := &http.Transport{DialContext: lb.lab.Backends.Dialer(lb.lab.Plan.ControlPlanes[0].Addr), DisableKeepAlives: true}
-	defer tr.CloseIdleConnections()
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	url := "http://" + net.JoinHostPort(lb.Plan.Private.String(), strconv.Itoa(statsPort)) + "/;csv"
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := (&http.Client{Transport: tr}).Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s: %s", url, resp.Status)
-	}
-	return parseStatsCSV(resp.Body, backend)
-}
-
-// parseStatsCSV reads HAProxy's CSV statistics and returns the status of
-// each server of backend.
-func parseStatsCSV(r io.Reader, backend string) (map[string]string, error) {
-	rows, err := csv.NewReader(r).ReadAll()
-	if err != nil || len(rows) == 0 {
-		return nil, fmt.Errorf("reading HAProxy's CSV: %v", err)
-	}
-	col := map[string]int{}
-	for i, name := range rows[0] {
-		col[strings.TrimPrefix(strings.TrimSpace(name), "# ")] = i
-	}
-	px, sv, st := col["pxname"], col["svname"], col["status"]
-	out := map[string]string{}
-	for _, row := range rows[1:] {
-		if len(row) > st && row[px] == backend && row[sv] != "BACKEND" && row[sv] != "FRONTEND" {
-			out[row[sv]] = row[st]
-		}
-	}
-	return out, nil
-}
-
-// startHakgen sets both load balancers up the quick start's way: the same
-// state.yaml and the token file on both, HAProxy running with Debian's
-// own haproxy.cfg (as the package leaves it), then the agent, which
-// writes haproxy.cfg and keepalived.conf; then keepalived on lb1 and,
-// once lb1 is MASTER, on lb2.
-func (l *Lab) startHakgen(ctx context.Context) error {
-	hash, err := StateHash(l.State)
-	if err != nil {
-		return fmt.Errorf("the lab's state: %w", err)
-	}
-	for _, lb := range l.LBs {
-		if err := lb.WriteFile(TokenPath, []byte(l.token+"\n"), 0o600); err != nil {
-			return err
-		}
-		if err := lb.WriteState(l.State); err != nil {
-			return err
-		}
-		if err := lb.StartHAProxy(ctx); err != nil {
-			return err
-		}
-		if err := lb.StartAgent(l.Opts.AgentArgs...); err != nil {
-			return err
-		}
-	}
-	for _, lb := range l.LBs {
-		if _, err := lb.WaitApplied(ctx, hash); err != nil {
-			return err
-		}
-	}
-	return l.startKeepalivedPair(ctx)
-}
-
-// startKeepalivedPair starts keepalived on lb1, waits until it is MASTER
-// and has moved the Floating IP to itself, then starts lb2's.
-func (l *Lab) startKeepalivedPair(ctx context.Context) error {
-	lb1 := l.LBs[0]
-	start := time.Now()
-	if err := lb1.StartKeepalived(ctx); err != nil {
-		return err
-	}
-	if _, err := lb1.WaitVRRP(ctx, start, "MASTER"); err != nil {
-		return err
-	}
-	if err := l.waitMove(ctx, start, lb1); err != nil {
-		return err
-	}
-	for _, lb := range l.LBs[1:] {
-		if err := lb.StartKeepalived(ctx); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// waitMove waits for a re-routing of the Floating IP to lb from since on.
-func (l *Lab) waitMove(ctx context.Context, since time.Time, lb *LB) error {
-	for {
-		for _, m := range l.Moves() {
-			if !m.Time.Before(since) && m.Node == lb.Name && m.Err == nil {
-				return nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s never assigned the Floating IP to itself: %w", lb.Name, ctx.Err())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
 }

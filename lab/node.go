@@ -142,7 +142,7 @@ func startNode(tools *Tools, spec nodeSpec) (*Node, error) {
 		script, args = machineScript, []string{spec.name, spec.dir, spec.binDir}
 	}
 	argv := append([]string{"--net", "--pid", "--mount", "--uts", "--fork", "--kill-child", "--mount-proc",
-		"--propagation", "private", "--", "/bin/bash", "-c", script, spec.tag}, args...)
+		"--propagation", "private", "--", tools.Bash, "-c", script, spec.tag}, args...)
 	n.holder = exec.Command(tools.Unshare, argv...)
 	n.holder.Env = nodeEnv
 	n.holder.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
