@@ -104,8 +104,8 @@ func killHAProxy(lb *lab.LB) func(context.Context) error {
 }
 
 // haproxyKill: HAProxy (master and workers) is killed on the MASTER. With
-// hakgen the check fails, lb1 goes FAULT and resigns, lb2 becomes MASTER
-// and moves the Floating IP. The seed's way is measured the same way.
+// hakgen lb1 gives up MASTER, lb2 becomes MASTER and moves the Floating
+// IP. The seed's way is measured the same way.
 func haproxyKill(t *testing.T, l *lab.Lab) lab.Run {
 	lb1, lb2 := l.LBs[0], l.LBs[1]
 	f := failover(t, l, failoverWindow, "kill -9 of HAProxy on "+lb1.Name, killHAProxy(lb1))

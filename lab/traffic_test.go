@@ -21,7 +21,8 @@ const (
 	// streams is how many log streams readyz-503 keeps open.
 	streams = 6
 	// downWithin bounds the time until HAProxy stops sending a failing
-	// API server connections: fall 3 x inter 5s is 15 s; 10 s of margin.
+	// API server connections: the Kubernetes guidance is within 30 s, and
+	// hakgen's checks take a few seconds; a wide margin.
 	downWithin = 25 * time.Second
 	// maxStreamGap is the longest silence allowed on a healthy stream.
 	maxStreamGap = 500 * time.Millisecond
