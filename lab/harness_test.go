@@ -231,13 +231,14 @@ func TestResultsTable(t *testing.T) {
 	r.Add("node-loss", Hakgen, Run{Passed: true, Recovered: &yes, OutageMS: ms(4000)})
 	r.Add("node-loss", Seed, Run{Passed: true, Recovered: &yes, OutageMS: ms(5000)})
 	r.Add("readyz-503", Hakgen, Run{Passed: false, Figure: &Figure{Name: "no new connection after", Value: 14.5, Unit: "s"}})
+	r.Add("state-edit", Hakgen, Run{Passed: true, Figure: &Figure{Name: "applied on both", Value: 1680.4, Unit: "ms"}})
 	var b strings.Builder
 	if err := r.WriteTable(&b); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
 		"3000 / 3200 / 3400", "no recovery within 30 s (3/3 runs)", "never recovers",
-		"1.25x", "FAIL 1/1", "no new connection after: 14.5 s", "pass 3/3",
+		"1.25x", "FAIL 1/1", "no new connection after: 14.5 s", "pass 3/3", "applied on both: 1680 ms",
 	} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("the table lacks %q:\n%s", want, b.String())

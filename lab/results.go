@@ -194,15 +194,27 @@ func (row *Row) figure() string {
 	if len(v) == 0 {
 		return ""
 	}
-	return fmt.Sprintf("%s: %s %s", name, spread(v, "%.3g"), unit)
+	return fmt.Sprintf("%s: %s %s", name, spreadOf(v, figureValue), unit)
 }
 
 // spread is "v" for one value, else "min / median / max".
 func spread(v []float64, format string) string {
+	return spreadOf(v, func(x float64) string { return fmt.Sprintf(format, x) })
+}
+
+func spreadOf(v []float64, str func(float64) string) string {
 	if len(v) == 1 {
-		return fmt.Sprintf(format, v[0])
+		return str(v[0])
 	}
-	return fmt.Sprintf(format+" / "+format+" / "+format, slices.Min(v), median(v), slices.Max(v))
+	return str(slices.Min(v)) + " / " + str(median(v)) + " / " + str(slices.Max(v))
+}
+
+// figureValue shows three significant digits, whole numbers from 100 on.
+func figureValue(v float64) string {
+	if math.Abs(v) >= 100 {
+		return fmt.Sprintf("%.0f", v)
+	}
+	return fmt.Sprintf("%.3g", v)
 }
 
 func median(v []float64) float64 {
