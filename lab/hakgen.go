@@ -3,6 +3,7 @@ package lab
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"time"
 )
 
@@ -75,3 +76,29 @@ func (l *Lab) waitMove(ctx context.Context, since time.Time, lb *LB) error {
 		}
 	}
 }
+
+// doctorPasses matches doctor's line for the check of step 8 of the quick
+// start: the BACKUP hears the MASTER's adverts.
+var doctorPasses = regexp.MustCompile(`(?m)^PASS\s+VRRP adverts`)
+
+// Doctor runs `hakgen-agent doctor` on lb, against the fake API, and
+// returns its exit code and output.
+func (lb *LB) Doctor(ctx context.Context) (int, string) {
+	return exitCode(lb.RunWith(ctx, lb.lab.APIEnv(), "", AgentBin, "doctor"))
+}
+
+// checkDoctor is step 8 of the quick start: doctor on the BACKUP must
+// hear the MASTER's adverts and find nothing that fails. Warnings pass:
+// the lab's machines share the host's clock, whose synchronization
+// doctor checks too.
+func (l *Lab) checkDoctor(ctx context.Context) error {
+	lb2 := l.LBs[1]
+	code, out := lb2.Doctor(ctx)
+	if (code != 0 && code != doctorWarned) || !doctorPasses.MatchString(out) {
+		return fmt.Errorf("%s: hakgen-agent doctor exited %d:\n%s", lb2.Name, code, out)
+	}
+	return nil
+}
+
+// doctorWarned is doctor's exit code when some checks only warned.
+const doctorWarned = 5

@@ -78,8 +78,9 @@ type Lab struct {
 }
 
 // New builds a lab and returns once it serves: lb1 MASTER, the Floating
-// IP assigned and routed to it, lb2 BACKUP, and a TLS connection through
-// the Floating IP answered. It fails tb otherwise.
+// IP assigned and routed to it, lb2 BACKUP, a TLS connection through the
+// Floating IP answered, and (the hakgen way) `hakgen-agent doctor` on lb2
+// content, as in the quick start's step 8. It fails tb otherwise.
 func (k *Kit) New(tb testing.TB, opts Options) *Lab {
 	tb.Helper()
 	if opts.Way == "" {
@@ -139,7 +140,13 @@ func (l *Lab) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return l.awaitServing(ctx)
+	if err := l.awaitServing(ctx); err != nil {
+		return err
+	}
+	if l.Opts.Way == Hakgen {
+		return l.checkDoctor(ctx)
+	}
+	return nil
 }
 
 // startNodes starts every node; each gets a directory of its own and a

@@ -183,7 +183,11 @@ func pending(st *agent.Status) bool {
 // AgentStatus runs `hakgen-agent status` in the node and returns its exit
 // code and output.
 func (lb *LB) AgentStatus(ctx context.Context) (int, string) {
-	out, err := lb.Run(ctx, AgentBin, "status")
+	return exitCode(lb.Run(ctx, AgentBin, "status"))
+}
+
+// exitCode is a command's exit code and output, from Run's results.
+func exitCode(out string, err error) (int, string) {
 	var ee interface{ ExitCode() int }
 	if errors.As(err, &ee) {
 		return ee.ExitCode(), out

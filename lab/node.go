@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -240,11 +241,16 @@ func (n *Node) Run(ctx context.Context, argv ...string) (string, error) {
 
 // RunInput is Run with input as the command's standard input.
 func (n *Node) RunInput(ctx context.Context, input string, argv ...string) (string, error) {
+	return n.RunWith(ctx, nil, input, argv...)
+}
+
+// RunWith is Run with nodeEnv plus env, and input as standard input.
+func (n *Node) RunWith(ctx context.Context, env []string, input string, argv ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, commandTimeout)
 	defer cancel()
 	full := n.nsenter(argv...)
 	cmd := exec.CommandContext(ctx, full[0], full[1:]...)
-	cmd.Env = nodeEnv
+	cmd.Env = append(slices.Clone(nodeEnv), env...)
 	cmd.Stdin = strings.NewReader(input)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
