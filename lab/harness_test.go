@@ -297,7 +297,14 @@ func TestNodes(t *testing.T) {
 		}
 		return err
 	}
-	if err := dial(); err != nil {
+	// A fresh link may drop the first packets (carrier, neighbours): try
+	// for up to 10 s.
+	for range 20 {
+		if err = dial(); err == nil {
+			break
+		}
+	}
+	if err != nil {
 		t.Fatalf("dialing from b to a: %v", err)
 	}
 	rules := "table inet lab {\n\tchain input {\n\t\ttype filter hook input priority 0;\n\t\ttcp dport 8080 drop\n\t}\n}\n"
