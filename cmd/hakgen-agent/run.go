@@ -274,7 +274,7 @@ func newReloader(ctx context.Context, o runOptions, checker haproxy.Checker, log
 			}
 			return ""
 		}
-		return agent.ServerStateReloader{Reloader: r, Master: m, Path: o.serverState, Log: log}, func() {}, nil
+		return agent.ServerStateReloader{Reloader: r, Master: m, Path: o.serverState, Config: o.config, Log: log}, func() {}, nil
 	case reloadSystemd:
 		cctx, cancel := context.WithTimeout(ctx, systemd.DefaultConnectTimeout)
 		defer cancel()
@@ -282,7 +282,7 @@ func newReloader(ctx context.Context, o runOptions, checker haproxy.Checker, log
 		if err != nil {
 			return nil, nil, envErr(fmt.Errorf("--reload systemd: %w", err))
 		}
-		keep := agent.ServerStateReloader{Reloader: r, Master: haproxy.NewMaster(o.socket), Path: o.serverState, Log: log}
+		keep := agent.ServerStateReloader{Reloader: r, Master: haproxy.NewMaster(o.socket), Path: o.serverState, Config: o.config, Log: log}
 		return keep, r.Close, nil
 	}
 	return nil, nil, usageErr("--reload %q: want %s, %s or %s", method, reloadSystemd, reloadMaster, reloadNone) // checkFlags refused it already
