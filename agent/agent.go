@@ -79,6 +79,10 @@ type Target struct {
 	Checker Checker
 	// Reloader makes the service load Path again.
 	Reloader Reloader
+	// Runtime, when set, applies a new file to the running service without
+	// a reload where the difference allows; the Reloader does the rest.
+	// nil reloads every change.
+	Runtime Runtime
 }
 
 // Defaults of Config.

@@ -190,7 +190,7 @@ func agentConfig(o runOptions, checker haproxy.Checker, reloader agent.Reloader,
 		StatusPath: o.status,
 		Targets: []agent.Target{{
 			Name: "haproxy", Path: o.config, LastGood: o.lastGood,
-			Render: haproxyRender(o.node, o.serverState), Checker: checker, Reloader: reloader,
+			Render: haproxyRender(o.node, o.serverState), Checker: checker, Reloader: reloader, Runtime: haproxyRuntime(o, log),
 			// With stats authentication haproxy.cfg holds the password's
 			// hash: root:haproxy 0640, as Debian keeps HAProxy's secrets.
 			Secret: func(s *state.State) bool { return s.Stats.User != "" }, SecretGroup: "haproxy",

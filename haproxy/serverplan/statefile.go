@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/hakgen/hakgen/haproxy"
-	"github.com/hakgen/hakgen/internal/atomicfile"
 )
 
 // SaveServerState writes the current worker's `show servers state` to
@@ -24,18 +23,7 @@ func SaveServerState(ctx context.Context, m *haproxy.Master, path, cfgPath strin
 	if err != nil {
 		return nil, fmt.Errorf("saving the servers' state: %w", err)
 	}
-	saved, err := m.Worker(ctx, "show servers state")
-	if err != nil {
-		return nil, fmt.Errorf("reading the servers' state: %w", err)
-	}
-	out, notes, err := CarryServerState([]byte(saved), cfg)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := atomicfile.Write(path, out, 0o600); err != nil {
-		return nil, fmt.Errorf("saving the servers' state: %w", err)
-	}
-	return notes, nil
+	return saveServerState(ctx, m, path, cfg)
 }
 
 // CarryServerState rewrites saved, a server-state file (`show servers
@@ -52,6 +40,10 @@ func SaveServerState(ctx context.Context, m *haproxy.Master, path, cfgPath strin
 //   - at another address, port or DNS name in cfg: its line is left out,
 //     and the server starts from the configuration (its health at rise,
 //     not drained);
+//   - in forced maintenance, or with its health checks disabled: its line
+//     is left out too. hakgen's runtime path puts a server there only on
+//     the way (a server added and not enabled yet, one being removed), so
+//     such a line is a change cut short, and the file says what to run;
 //   - with another weight in cfg: its weights become the configuration's
 //     and a drain set on the CLI (`hakgen-agent drain`) is cleared: a
 //     change of the server in the state ends such a drain; its health is
@@ -102,6 +94,9 @@ func carry(f []string, col stateCols, want map[string]map[string]cfgServer) ([]s
 	if moved := c.movedFrom(f[col.addr], f[col.fqdn], f[col.port]); moved != "" {
 		return nil, where + ": " + moved + ": starts from the new configuration"
 	}
+	if why := unfinished(f[col.admin], f[col.check]); why != "" {
+		return nil, where + ": " + why + ": starts from the new configuration"
+	}
 	if f[col.uweight] == strconv.Itoa(c.weight) && f[col.iweight] == strconv.Itoa(c.weight) {
 		return f, ""
 	}
@@ -114,10 +109,31 @@ func carry(f []string, col stateCols, want map[string]map[string]cfgServer) ([]s
 	return f, note
 }
 
+// Bits of srv_check_state (HAProxy's CHK_ST_*).
+const (
+	checkConfigured = 0x02
+	checkEnabled    = 0x04
+)
+
+// unfinished says why a saved server is in a state hakgen's runtime path
+// leaves it in only during a change: forced maintenance, or health checks
+// configured but disabled. "" when neither.
+func unfinished(admin, check string) string {
+	a, err := strconv.ParseUint(admin, 10, 8)
+	if err == nil && haproxy.AdminState(a)&haproxy.AdminForcedMaint != 0 {
+		return "in maintenance"
+	}
+	c, err := strconv.Atoi(check)
+	if err == nil && c&checkConfigured != 0 && c&checkEnabled == 0 {
+		return "health checks disabled"
+	}
+	return ""
+}
+
 // stateCols are the columns of a server-state file that carry reads.
 type stateCols struct {
-	backend, name, addr, admin, uweight, iweight, fqdn, port int
-	max                                                      int // the highest of them
+	backend, name, addr, admin, uweight, iweight, fqdn, port, check int
+	max                                                             int // the highest of them
 }
 
 func stateColumns(header string) (stateCols, error) {
@@ -132,6 +148,7 @@ func stateColumns(header string) (stateCols, error) {
 	}{
 		{"be_name", &c.backend}, {"srv_name", &c.name}, {"srv_addr", &c.addr}, {"srv_admin_state", &c.admin},
 		{"srv_uweight", &c.uweight}, {"srv_iweight", &c.iweight}, {"srv_fqdn", &c.fqdn}, {"srv_port", &c.port},
+		{"srv_check_state", &c.check},
 	} {
 		i, ok := idx[x.name]
 		if !ok {
