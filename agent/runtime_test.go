@@ -22,26 +22,50 @@ func (r *runtimeRig) w(name string, i int) agenttest.Server {
 	return agenttest.Server{Name: name, Address: r.pool[i]}
 }
 
-// serverEdits are edits of the workers, each from the one before: additions,
-// removals and new addresses, alone and together.
+// ww is w with a weight; wd is w drained.
+func (r *runtimeRig) ww(name string, i, weight int) agenttest.Server {
+	s := r.w(name, i)
+	s.Weight = agenttest.Weight(weight)
+	return s
+}
+
+func (r *runtimeRig) wd(name string, i int) agenttest.Server {
+	s := r.w(name, i)
+	s.Drain = true
+	return s
+}
+
+// serverEdits are 20 edits of the workers, each from the one before:
+// additions, removals, new addresses, weights, drains and undrains, alone
+// and together.
 func serverEdits(r *runtimeRig) [][]agenttest.Server {
-	w := r.w
+	w, ww, wd := r.w, r.ww, r.wd
 	return [][]agenttest.Server{
-		{w("w1", 0), w("w2", 1), w("w3", 2)},                         // add w3
-		{w("w1", 0), w("w2", 1), w("w3", 2), w("w4", 3)},             // add w4
-		{w("w2", 1), w("w3", 2), w("w4", 3)},                         // remove w1
-		{w("w2", 4), w("w3", 2), w("w4", 3)},                         // re-address w2
-		{w("w2", 4), w("w3", 2), w("w4", 3), w("w5", 5), w("w6", 6)}, // add two
-		{w("w2", 4), w("w5", 5), w("w6", 6)},                         // remove two
-		{w("w2", 4), w("w5", 0), w("w6", 6), w("w7", 1)},             // re-address one, add one
-		{w("w1", 2), w("w5", 0), w("w7", 1)},                         // remove one, add one
-		{w("w1", 3), w("w5", 2), w("w7", 1)},                         // re-address two
-		{w("w1", 3)},                                                 // remove two
+		{w("w1", 0), w("w2", 1), w("w3", 2)},                                 // add w3
+		{w("w1", 0), w("w2", 1), w("w3", 2), w("w4", 3)},                     // add w4
+		{w("w2", 1), w("w3", 2), w("w4", 3)},                                 // remove w1
+		{w("w2", 4), w("w3", 2), w("w4", 3)},                                 // re-address w2
+		{w("w2", 4), ww("w3", 2, 3), w("w4", 3)},                             // weight w3
+		{w("w2", 4), ww("w3", 2, 3), wd("w4", 3)},                            // drain w4
+		{w("w2", 4), ww("w3", 2, 3), w("w4", 3)},                             // undrain w4
+		{w("w2", 4), ww("w3", 2, 3), w("w4", 3), w("w5", 5), w("w6", 6)},     // add two
+		{w("w2", 4), w("w5", 5), w("w6", 6)},                                 // remove two
+		{w("w2", 4), w("w5", 0), w("w6", 6), w("w7", 1)},                     // re-address one, add one
+		{ww("w2", 4, 2), w("w5", 0), w("w6", 6), w("w7", 1)},                 // weight w2
+		{wd("w2", 4), w("w5", 0), w("w6", 6), w("w7", 1)},                    // drain a weighted server
+		{wd("w2", 2), w("w5", 0), w("w6", 6), w("w7", 1)},                    // re-address a drained server
+		{ww("w2", 2, 2), w("w5", 0), w("w6", 6), w("w7", 1)},                 // undrain to its weight
+		{ww("w2", 2, 2), w("w5", 0), w("w6", 6), w("w7", 1), wd("w8", 3)},    // add one drained
+		{ww("w2", 2, 2), w("w5", 0), w("w6", 6), w("w7", 1), w("w8", 3)},     // undrain it
+		{ww("w2", 2, 1), ww("w5", 0, 0), w("w6", 6), w("w7", 1), w("w8", 3)}, // weights back to 1, and to 0
+		{w("w1", 5), w("w2", 2), w("w5", 0), w("w8", 3)},                     // remove two, add one
+		{w("w1", 6), w("w2", 4), w("w5", 0), w("w8", 3)},                     // re-address two
+		{w("w1", 6)}, // remove three
 	}
 }
 
 // TestRuntimeServerEditsDoNotReload runs the agent with a real HAProxy (2.6
-// and 3.0) and edits state.yaml's workers many times: each edit changes
+// and 3.0) and makes 20 edits of state.yaml's workers: each edit changes
 // routing and `show servers state` as the state says, and HAProxy never
 // reloads (the master's reload count, the worker and its PID unchanged, no
 // old worker).
@@ -88,7 +112,7 @@ func TestRuntimeNonServerEditReloads(t *testing.T) {
 		r := startRuntimeRig(t, b, workers, rigOptions{})
 		before := r.procs().Master.Reloads
 		s := r.stateWith([]agenttest.Server{r.w("w1", 0), r.w("w2", 1)})
-		s.Extra = []int{haproxytest.FreePort(t)}
+		s.Extra = freePorts(t, 1, s.APIPort, s.HTTPPort, s.HTTPSPort, s.StatsPort)
 		st := r.editState(s)
 		tgt := st.Targets[0]
 		if st.Last.Outcome != agent.OutcomeApplied || tgt.How != agent.HowReload || !strings.Contains(tgt.ReloadReason, "frontend extra-extra0 added") {

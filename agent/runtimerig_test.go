@@ -71,12 +71,13 @@ func startRuntimeRig(t *testing.T, b haproxytest.Build, workers []agenttest.Serv
 		statePath: filepath.Join(dir, "state.yaml"), cfgPath: filepath.Join(dir, "haproxy.cfg"),
 		statusPath: filepath.Join(dir, "run", "status.json"), lastGood: filepath.Join(dir, "haproxy.cfg.last-good"),
 		serverState: filepath.Join(dir, "server-state"), adminSocket: filepath.Join(dir, "admin.sock")}
+	ports := freePorts(t, 4, port)
 	r.base = agenttest.State{
-		APIPort: haproxytest.FreePort(t), APIBackendPort: port,
+		APIPort: ports[0], APIBackendPort: port,
 		ControlPlanes: []agenttest.Server{{Name: "cp1", Address: pool[poolSize-1]}},
-		HTTPPort:      haproxytest.FreePort(t), HTTPBackendPort: port,
-		HTTPSPort: haproxytest.FreePort(t), HTTPSBackendPort: port,
-		StatsPort: haproxytest.FreePort(t),
+		HTTPPort:      ports[1], HTTPBackendPort: port,
+		HTTPSPort: ports[2], HTTPSBackendPort: port,
+		StatsPort: ports[3],
 	}
 	r.render = rigRender(b, r.adminSocket)
 	first := r.stateWith(workers)
@@ -91,6 +92,23 @@ func startRuntimeRig(t *testing.T, b haproxytest.Build, workers []agenttest.Serv
 		r.startAgent()
 	}
 	return r
+}
+
+// freePorts returns n free loopback ports, distinct from each other and
+// from taken: FreePort may give a port twice, once it is free again.
+func freePorts(t *testing.T, n int, taken ...int) []int {
+	t.Helper()
+	var out []int
+	for range 10 * n {
+		if p := haproxytest.FreePort(t); !slices.Contains(out, p) && !slices.Contains(taken, p) {
+			out = append(out, p)
+		}
+		if len(out) == n {
+			return out
+		}
+	}
+	t.Fatalf("no %d distinct free ports", n)
+	return nil
 }
 
 // rigRender renders the production haproxy.cfg localized for build b.
@@ -239,7 +257,7 @@ func (r *runtimeRig) wantRouted(workers []agenttest.Server) {
 	r.t.Helper()
 	var want []string
 	for _, w := range workers {
-		if routed(w) {
+		if w.Routed() {
 			want = append(want, r.label(w.Address))
 		}
 	}
@@ -282,7 +300,7 @@ func (r *runtimeRig) wantServers(workers []agenttest.Server) {
 			got = append(got, fmt.Sprintf("%s@%s:%d/w%d/%s", s.Name, s.Addr, s.Port, s.Weight, s.Admin))
 		}
 		for _, s := range workers {
-			want = append(want, fmt.Sprintf("%s@%s:%d/w%d/ready", s.Name, s.Address, r.base.HTTPBackendPort, weightOf(s)))
+			want = append(want, fmt.Sprintf("%s@%s:%d/w%d/ready", s.Name, s.Address, r.base.HTTPBackendPort, s.HAProxyWeight()))
 		}
 		slices.Sort(got)
 		slices.Sort(want)
@@ -291,9 +309,3 @@ func (r *runtimeRig) wantServers(workers []agenttest.Server) {
 		}
 	}
 }
-
-// routed reports whether a worker of a state takes new connections.
-func routed(agenttest.Server) bool { return true }
-
-// weightOf is a worker's weight in haproxy.cfg.
-func weightOf(agenttest.Server) int { return 1 }

@@ -153,11 +153,24 @@ func proxies(s *state.State) ([]proxy, error) {
 }
 
 // serverLines renders one server line per server; words checks them.
+//
+// A weight other than 1 is written as `weight N`. A drained server is
+// `weight 0`: HAProxy has no drain keyword for a server line (`disabled`
+// is maintenance: no checks, and its sessions cut by on-marked-down),
+// while weight 0 does what `set server ... state drain` does for TCP: the
+// server is still checked, keeps its established connections and gets no
+// new one. Written in the file, it holds across restarts; the runtime path
+// applies it as `set server ... weight 0`, and undrains with the weight of
+// the file, so a server reads the same in `show servers state` whether it
+// was drained at runtime or loaded drained.
 func serverLines(list []state.Server, port int, opts []string) []string {
 	suffix := " " + strings.Join(opts, " ")
 	out := make([]string, len(list))
 	for i, srv := range list {
 		out[i] = "server " + srv.Name + " " + addr(srv.Address, port) + suffix
+		if w := srv.EffectiveWeight(); w != state.DefaultWeight {
+			out[i] += " weight " + strconv.Itoa(w)
+		}
 	}
 	return out
 }

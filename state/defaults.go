@@ -43,6 +43,16 @@ const (
 // fillDefaults sets the defaults that depend on other fields or on an
 // optional section being present.
 func (s *State) fillDefaults() {
+	for _, list := range []struct {
+		name    string
+		servers []Server
+	}{{"controlPlanes", s.ControlPlanes}, {"workers", s.Workers}} {
+		for i := range list.servers {
+			if list.servers[i].Weight == 0 && !s.has(indexed(list.name, i)+".weight") {
+				list.servers[i].Weight = DefaultWeight
+			}
+		}
+	}
 	for i := range s.ExtraPorts {
 		p := &s.ExtraPorts[i]
 		if p.BackendPort == 0 && !s.has(indexed("extraPorts", i)+".backendPort") {

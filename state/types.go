@@ -8,7 +8,10 @@
 // generated configuration has been checked to be a single harmless word.
 package state
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // State is the whole desired state. The same file serves every load
 // balancer of the pair.
@@ -40,7 +43,20 @@ type State struct {
 type Server struct {
 	Name    string `yaml:"name" json:"name"`       // lowercase DNS label, unique in its list
 	Address string `yaml:"address" json:"address"` // IPv4, IPv6 or DNS name
+	// Weight is the server's share of new connections relative to the
+	// others of its list: 0 to 256, DefaultWeight when left out (a Server
+	// built in code with 0 gets it too, see FromServers).
+	Weight int `yaml:"weight" json:"weight"`
+	// Drain keeps the server configured and health-checked but sends it no
+	// new connection; established ones stay.
+	Drain bool `yaml:"drain" json:"drain"`
 }
+
+// DefaultWeight is a server's weight when the state gives none.
+const DefaultWeight = 1
+
+// MaxWeight is the highest weight HAProxy takes.
+const MaxWeight = 256
 
 // Health checks of the API servers.
 const (
@@ -172,3 +188,23 @@ type Pos struct{ Line, Col int }
 
 // File is the name of the file the state came from, as used in messages.
 func (s *State) File() string { return s.file }
+
+// MarshalJSON writes the server as State.Hash hashes it: its weight and
+// drain only when they are not the defaults. A server at its defaults
+// hashes the same whether or not they are written, and as in a hakgen
+// without these fields: an upgraded agent renders the same state to the
+// same bytes (the hash is in haproxy.cfg's first line), so it changes
+// nothing on the running HAProxy.
+func (srv Server) MarshalJSON() ([]byte, error) {
+	type plain struct {
+		Name    string `json:"name"`
+		Address string `json:"address"`
+		Weight  *int   `json:"weight,omitempty"`
+		Drain   bool   `json:"drain,omitempty"`
+	}
+	p := plain{Name: srv.Name, Address: srv.Address, Drain: srv.Drain}
+	if srv.Weight != DefaultWeight {
+		p.Weight = &srv.Weight
+	}
+	return json.Marshal(p)
+}

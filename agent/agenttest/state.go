@@ -6,7 +6,30 @@ import (
 )
 
 // Server is a backend of a State.
-type Server struct{ Name, Address string }
+type Server struct {
+	Name, Address string
+	Weight        *int // nil: left out of the file (weight 1)
+	Drain         bool
+}
+
+// Weight returns a pointer to w, for Server.Weight.
+func Weight(w int) *int { return &w }
+
+// Routed reports whether the server takes new connections: not drained,
+// and a weight above 0.
+func (s Server) Routed() bool { return s.HAProxyWeight() > 0 }
+
+// HAProxyWeight is the weight haproxy.cfg gives the server: 0 when
+// drained.
+func (s Server) HAProxyWeight() int {
+	switch {
+	case s.Drain:
+		return 0
+	case s.Weight != nil:
+		return *s.Weight
+	}
+	return 1
+}
 
 // State builds a state.yaml for a test HAProxy on loopback: every port is
 // given, so nothing needs privileges; the ingress frontends exist only with
@@ -48,7 +71,14 @@ func (s State) YAML() []byte {
 func servers(list []Server) string {
 	var b strings.Builder
 	for _, s := range list {
-		fmt.Fprintf(&b, "  - {name: %s, address: %s}\n", s.Name, s.Address)
+		fmt.Fprintf(&b, "  - {name: %s, address: %s", s.Name, s.Address)
+		if s.Weight != nil {
+			fmt.Fprintf(&b, ", weight: %d", *s.Weight)
+		}
+		if s.Drain {
+			b.WriteString(", drain: true")
+		}
+		b.WriteString("}\n")
 	}
 	return b.String()
 }
