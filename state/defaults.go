@@ -43,13 +43,10 @@ const (
 // fillDefaults sets the defaults that depend on other fields or on an
 // optional section being present.
 func (s *State) fillDefaults() {
-	for _, list := range []struct {
-		name    string
-		servers []Server
-	}{{"controlPlanes", s.ControlPlanes}, {"workers", s.Workers}} {
-		for i := range list.servers {
-			if list.servers[i].Weight == 0 && !s.has(indexed(list.name, i)+".weight") {
-				list.servers[i].Weight = DefaultWeight
+	for _, list := range [][]Server{s.ControlPlanes, s.Workers} {
+		for i := range list {
+			if w := list[i].Weight; w != nil && *w == DefaultWeight {
+				list[i].Weight = nil // the canonical form of the default (see Server.Weight)
 			}
 		}
 	}

@@ -373,7 +373,7 @@ func TestServerWeightAndDrain(t *testing.T) {
 		return s
 	}
 	plain := parse("  - {name: cp1, address: 10.0.0.11}\n")
-	if w := plain.ControlPlanes[0].Weight; w != state.DefaultWeight {
+	if w := plain.ControlPlanes[0].EffectiveWeight(); w != state.DefaultWeight {
 		t.Errorf("weight left out: %d, want %d", w, state.DefaultWeight)
 	}
 	if parse("  - {name: cp1, address: 10.0.0.11, weight: 1, drain: false}\n").Hash() != plain.Hash() {
@@ -390,7 +390,7 @@ func TestServerWeightAndDrain(t *testing.T) {
 		}
 	}
 	built, _, err := state.FromServers("flags", []state.Server{{Name: "cp1", Address: "10.0.0.11"}}, nil)
-	if err != nil || built.ControlPlanes[0].Weight != state.DefaultWeight {
+	if err != nil || built.ControlPlanes[0].EffectiveWeight() != state.DefaultWeight {
 		t.Errorf("a server built in code: %+v, %v; want weight %d", built.ControlPlanes, err, state.DefaultWeight)
 	}
 }

@@ -8,10 +8,7 @@
 // generated configuration has been checked to be a single harmless word.
 package state
 
-import (
-	"encoding/json"
-	"time"
-)
+import "time"
 
 // State is the whole desired state. The same file serves every load
 // balancer of the pair.
@@ -44,12 +41,16 @@ type Server struct {
 	Name    string `yaml:"name" json:"name"`       // lowercase DNS label, unique in its list
 	Address string `yaml:"address" json:"address"` // IPv4, IPv6 or DNS name
 	// Weight is the server's share of new connections relative to the
-	// others of its list: 0 to 256, DefaultWeight when left out (a Server
-	// built in code with 0 gets it too, see FromServers).
-	Weight int `yaml:"weight" json:"weight"`
+	// others of its list, 0 to 256; nil is DefaultWeight (see
+	// EffectiveWeight). Loading a state leaves a weight equal to the
+	// default nil, so that a server at its defaults hashes the same whether
+	// or not they are written, and as its name and address alone: an agent
+	// renders the same bytes for the same state (the hash is in
+	// haproxy.cfg's first line) whichever fields the file spells out.
+	Weight *int `yaml:"weight" json:"weight,omitempty"`
 	// Drain keeps the server configured and health-checked but sends it no
 	// new connection; established ones stay.
-	Drain bool `yaml:"drain" json:"drain"`
+	Drain bool `yaml:"drain" json:"drain,omitempty"`
 }
 
 // DefaultWeight is a server's weight when the state gives none.
@@ -188,23 +189,3 @@ type Pos struct{ Line, Col int }
 
 // File is the name of the file the state came from, as used in messages.
 func (s *State) File() string { return s.file }
-
-// MarshalJSON writes the server as State.Hash hashes it: its weight and
-// drain only when they are not the defaults. A server at its defaults
-// hashes the same whether or not they are written, and as in a hakgen
-// without these fields: an upgraded agent renders the same state to the
-// same bytes (the hash is in haproxy.cfg's first line), so it changes
-// nothing on the running HAProxy.
-func (srv Server) MarshalJSON() ([]byte, error) {
-	type plain struct {
-		Name    string `json:"name"`
-		Address string `json:"address"`
-		Weight  *int   `json:"weight,omitempty"`
-		Drain   bool   `json:"drain,omitempty"`
-	}
-	p := plain{Name: srv.Name, Address: srv.Address, Drain: srv.Drain}
-	if srv.Weight != DefaultWeight {
-		p.Weight = &srv.Weight
-	}
-	return json.Marshal(p)
-}
