@@ -28,6 +28,9 @@ const (
 	// shutdownWait bounds how long sessions may take to close after
 	// `shutdown sessions server`, which closes them at once.
 	shutdownWait = 2 * time.Second
+	// maintWait bounds how long the sessions of a server with on-marked-down
+	// shutdown-sessions may take to close once it is in maintenance.
+	maintWait = 200 * time.Millisecond
 )
 
 // Executor applies plans. The zero value is ready to use.
@@ -35,13 +38,14 @@ type Executor struct {
 	// Log gets one line per applied plan; none when nil.
 	Log *zap.Logger
 	// RemoveGrace is how long a removed server's sessions may take to end
-	// by themselves once it is in maintenance (it takes no new connection
-	// then); the sessions still open after it are shut down, so that the
-	// server can be deleted. DefaultRemoveGrace when zero; negative: shut
-	// them down at once. A server with `on-marked-down shutdown-sessions`
-	// (hakgen's API servers) loses its sessions as soon as it is in
-	// maintenance, as when it fails its checks. To end sessions gently,
-	// drain the server first (weight 0) and remove it once they are gone.
+	// by themselves once it is drained (it takes no new connection then);
+	// then it goes to maintenance, which ends the sessions left of a server
+	// with `on-marked-down shutdown-sessions` (every server hakgen renders),
+	// and the others are shut down, so that the server can be deleted.
+	// Short connections in flight finish; a watch or stream of a removed
+	// server is cut after it. DefaultRemoveGrace when zero; negative: at
+	// once. To end long sessions gently, drain the server first (drain:
+	// true) and remove it once they are gone.
 	RemoveGrace time.Duration
 	// PollInterval is the pause between two session counts;
 	// DefaultPollInterval when zero.
@@ -57,9 +61,9 @@ type Executor struct {
 // every keyword, `enable health`, `enable server`), so capacity comes
 // first; addresses and weights change (a server going to weight 0 loses
 // its weight before its address changes, any other gets its address
-// first); removed servers go to maintenance (no new connection), their
-// sessions get RemoveGrace to end, the rest are shut down, and they are
-// deleted; then `show servers state` must equal After exactly: the same
+// first); removed servers are drained (no new connection), their sessions
+// get RemoveGrace to end, then they go to maintenance, the sessions left
+// are ended, and they are deleted; then `show servers state` must equal After exactly: the same
 // names, addresses, ports and weights, and no maintenance or drain. A
 // drain set on the CLI (`hakgen-agent drain`) is no mismatch: it stays on
 // a server the plan does not change, and ends (`state ready`) on one it
@@ -186,6 +190,16 @@ func (p Plan) updateCommands() []haproxy.Command {
 			} else {
 				out = append(append(out, addr...), weight...)
 			}
+		}
+	}
+	return out
+}
+
+func (p Plan) drainCommands() []haproxy.Command {
+	var out []haproxy.Command
+	for _, b := range p.Backends {
+		for _, s := range b.Remove {
+			out = append(out, haproxy.SetServerState(b.Backend, s.Name, haproxy.StateDrain))
 		}
 	}
 	return out

@@ -190,6 +190,7 @@ func TestDecideCommands(t *testing.T) {
 		"enable health kube-api/cp4",
 		"enable server kube-api/cp4",
 		"set server kube-api/cp2 weight 0",
+		"set server kube-api/cp1 state drain",
 		"set server kube-api/cp1 state maint",
 		"del server kube-api/cp1",
 	}

@@ -142,7 +142,7 @@ func (p Plan) String() string {
 // drain set on the CLI on a server the plan updates.
 func (p Plan) Commands() []haproxy.Command {
 	var out []haproxy.Command
-	for _, phase := range [][]haproxy.Command{p.addCommands(), p.updateCommands(), p.maintCommands(), p.delCommands()} {
+	for _, phase := range [][]haproxy.Command{p.addCommands(), p.updateCommands(), p.drainCommands(), p.maintCommands(), p.delCommands()} {
 		out = append(out, phase...)
 	}
 	return out
