@@ -3,6 +3,7 @@
 #   make test   install what the tests need when missing, then run every test
 #   make build  build bin/hakgen-agent
 #   make deb    build dist/hakgen-agent_<version>_<arch>.deb (amd64, arm64)
+#   make bench  run every benchmark (about 20 minutes) and write BENCHMARKS.md
 
 GO        ?= go
 BIN       := bin/hakgen-agent
@@ -25,7 +26,7 @@ ifneq ($(CI),)
 export HAKGEN_REQUIRE_TOOLS := 1
 endif
 
-.PHONY: run test build deps vet tidy clean
+.PHONY: run test build deps vet tidy clean bench
 
 run:
 	@$(GO) run ./cmd/hakgen-agent render
@@ -58,6 +59,11 @@ test: deps vet tidy
 
 clean:
 	rm -rf bin
+
+# Not part of test: it takes about 20 minutes and its figures depend on
+# the machine. BENCH_* variables tune it (see bench/bench.sh).
+bench:
+	bash bench/bench.sh -o BENCHMARKS.md
 
 # Debian packages of hakgen-agent, one per architecture, built with nfpm
 # (a Go tool pinned in go.mod) into $(DIST). The version rule is in

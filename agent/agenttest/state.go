@@ -45,6 +45,10 @@ type State struct {
 	// Extra are extra passthrough ports to the control planes (on the same
 	// backend port as the API), e.g. to provoke a reload that fails.
 	Extra []int
+	// MaxConn and HardStopAfter are haproxy.maxconn and hardStopAfter; 200
+	// and 5s when zero.
+	MaxConn       int
+	HardStopAfter string
 }
 
 // YAML renders the state file.
@@ -64,7 +68,7 @@ func (s State) YAML() []byte {
 		}
 	}
 	fmt.Fprintf(&b, "stats: {bind: 127.0.0.1:%d}\n", s.StatsPort)
-	b.WriteString("haproxy: {maxconn: 200, hardStopAfter: 5s}\n")
+	fmt.Fprintf(&b, "haproxy: {maxconn: %d, hardStopAfter: %s}\n", orInt(s.MaxConn, 200), or(s.HardStopAfter, "5s"))
 	return []byte(b.String())
 }
 
@@ -81,6 +85,13 @@ func servers(list []Server) string {
 		b.WriteString("}\n")
 	}
 	return b.String()
+}
+
+func orInt(n, def int) int {
+	if n == 0 {
+		return def
+	}
+	return n
 }
 
 func or(s, def string) string {

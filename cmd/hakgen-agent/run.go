@@ -48,8 +48,10 @@ file beside the old one and check it (` + "`haproxy -c`" + `, ` + "`keepalived -
 service's flags; only when every file passes are they installed (the running
 file kept as the last-known-good copy) and their services reloaded. When a
 reload fails, that file's last-known-good copy is restored and its service
-reloaded again. An invalid state is logged once, with its file, line and
-field; the running configuration stays. A reconcile that could not finish
+reloaded again. A new haproxy.cfg that changes only servers of backends
+is applied to the running HAProxy through its Runtime API instead, with no
+reload (not with --reload none). An invalid state is logged once, with its
+file, line and field; the running configuration stays. A reconcile that could not finish
 for a passing reason (a service not running yet, a unit busy) is retried
 every 10 s, the first one at start included. keepalived.conf is reloaded
 (never started) through systemd. While keepalived has made this node
