@@ -13,9 +13,9 @@ COMMIT    := $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
 # Debian packages the tests run for real.
-TEST_DEBS := haproxy keepalived dbus-daemon iproute2 systemd util-linux hcloud-cli debootstrap lintian
+TEST_DEBS := haproxy keepalived dbus-daemon iproute2 systemd util-linux hcloud-cli debootstrap lintian prometheus nftables
 # The binaries that prove those packages are there.
-TEST_BINS := /usr/sbin/debootstrap /usr/sbin/haproxy /usr/sbin/keepalived /usr/bin/dbus-daemon /usr/sbin/ip /lib/systemd/systemd /usr/bin/nsenter /usr/bin/hcloud /usr/bin/lintian
+TEST_BINS := /usr/sbin/debootstrap /usr/sbin/haproxy /usr/sbin/keepalived /usr/bin/dbus-daemon /usr/sbin/ip /lib/systemd/systemd /usr/bin/nsenter /usr/bin/hcloud /usr/bin/lintian /usr/bin/promtool /usr/sbin/nft
 
 # A Debian 13 tree with HAProxy 3.0, for checking haproxy.cfg on a second
 # HAProxy branch (tests run its haproxy -c in a chroot).

@@ -65,10 +65,20 @@ type Counts struct {
 	ReloadsFailed int `json:"reloadsFailed"` // failed, rollbacks' included
 	Rollbacks     int `json:"rollbacks"`     // last-known-good restored and reloaded
 	// RuntimeUpdates counts new files applied to their running service
-	// without a reload; RuntimeFallbacks those whose runtime change failed
-	// and which were reloaded instead.
+	// without a reload (HAProxy's servers, through its Runtime API);
+	// RuntimeFallbacks those whose runtime change failed and which were
+	// reloaded instead.
 	RuntimeUpdates   int `json:"runtimeUpdates"`
 	RuntimeFallbacks int `json:"runtimeFallbacks"`
+	// Targets has the same per target, with its reconciles by outcome.
+	Targets map[string]TargetCounts `json:"targets,omitempty"`
+}
+
+// TargetCounts are one target's totals since the daemon started.
+type TargetCounts struct {
+	Outcomes      map[Outcome]int `json:"outcomes"`
+	Reloads       int             `json:"reloads"`
+	ReloadsFailed int             `json:"reloadsFailed"`
 }
 
 // TargetStatus is one generated file and what its service runs.
@@ -202,6 +212,7 @@ func (b *statusBook) record(trigger string, r result, targets []*target) *Status
 	if r.Outcome == OutcomeReverted {
 		st.Counts.Rollbacks++
 	}
+	st.Counts.addTargets(r, targets)
 	st.Healthy = r.Err == nil
 	if r.Err != nil {
 		rec.Error = r.Err.Error()
@@ -228,6 +239,27 @@ func (b *statusBook) record(trigger string, r result, targets []*target) *Status
 	}
 	snapshot := *st
 	return &snapshot
+}
+
+// addTargets counts each target's part of r.
+func (c *Counts) addTargets(r result, targets []*target) {
+	if c.Targets == nil {
+		c.Targets = map[string]TargetCounts{}
+	}
+	for i, t := range targets {
+		tc := c.Targets[t.Name]
+		if tc.Outcomes == nil {
+			tc.Outcomes = map[Outcome]int{}
+		}
+		outcome := r.Outcome // the state did not load: every target shares it
+		if i < len(r.Targets) {
+			outcome = r.Targets[i].Outcome
+			tc.Reloads += r.Targets[i].Reloads
+			tc.ReloadsFailed += r.Targets[i].Failed
+		}
+		tc.Outcomes[outcome]++
+		c.Targets[t.Name] = tc
+	}
 }
 
 // Summary is a one-line account of the status, for sd_notify STATUS= and

@@ -65,6 +65,7 @@ func TestPackageQuickStart(t *testing.T) {
 	quick := dropFirstLine(readFile(t, m, statePath)) + "haproxy: {maxconn: 2000}\n"
 	writeFile(t, m, statePath, quick)
 	run(t, m, "hakgen-agent", "validate")
+	doctor(t, m, fake, "WARN  VRRP adverts: no VRRP advert from a peer arrived in 2s, and keepalived has reported no state on this node yet")
 
 	// Step 7, in its order.
 	systemctl(t, m, "start", agentUnit)
@@ -85,6 +86,9 @@ func TestPackageQuickStart(t *testing.T) {
 		}
 		return nil
 	})
+
+	// Step 8: doctor again; lb1 is MASTER now.
+	doctor(t, m, fake, "WARN  VRRP adverts: this node is MASTER")
 
 	// Logs, as the README has them.
 	writeFile(t, m, statePath, strings.Replace(quick, "  - {name: cp3, address: 10.0.0.13}\n", "  - {name: cp3, address: 10.0.0.13}\n  - {name: cp4, address: 10.0.0.14}\n", 1))
@@ -118,6 +122,21 @@ func TestPackageQuickStart(t *testing.T) {
 	}
 	if out, err := m.Run(context.Background(), "test", "-e", "/etc/hakgen"); err == nil {
 		t.Errorf("/etc/hakgen is still there after purge %s", out)
+	}
+}
+
+// doctor runs doctor on lb1 as the quick start does. lb1 has no peer and
+// no control plane runs, so it only warns; what it can check passes, and
+// its VRRP check says vrrp.
+func doctor(t *testing.T, m *sdbox.Machine, fake *hetznertest.Fake, vrrp string) {
+	t.Helper()
+	out, err := m.Run(context.Background(), "env", "HCLOUD_ENDPOINT="+fake.APIEndpoint(), "HCLOUD_METADATA_ENDPOINT="+fake.MetadataEndpoint(),
+		"hakgen-agent", "doctor", "--name", "k8s.example.com", "--vrrp-wait", "2s")
+	for _, want := range []string{vrrp, "PASS  server ID: server ID 1001 matches the metadata service", "PASS  API token: ", "PASS  token file /etc/hakgen/hcloud-token",
+		"WARN  certificate of cp1: cannot read the certificate", "PASS  file descriptors: ", "lb1: no check failed, some warned"} {
+		if err == nil || !strings.Contains(out, want) || strings.Contains(out, "FAIL") {
+			t.Errorf("doctor on lb1: %v, want exit 5 and %q, no FAIL:\n%s", err, want, out)
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package failover
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -34,11 +35,24 @@ type HealerConfig struct {
 	MaxBackoff time.Duration
 	// CheckTimeout bounds one check; DefaultDeadline when zero.
 	CheckTimeout time.Duration
+	// Peers are the other load balancers, for the ownership rule of a
+	// partition (see CheckOnce).
+	Peers []Peer
+	// PeerTimeout bounds the question to a peer; 500 ms when zero.
+	PeerTimeout time.Duration
 	// Confirm, when set, must agree that this node is MASTER right now
 	// before anything is asked of the API: the record alone outlives a
 	// keepalived that was killed without reporting STOP, and healing on
 	// it would fight the real MASTER. A non-nil error skips the check.
 	Confirm func() error
+}
+
+// Peer is another load balancer of the pair, as the healer sees it.
+type Peer struct {
+	Name     string
+	ServerID int64  // 0 when not known (left to the metadata service)
+	Stats    string // its stats frontend, http://ADDRESS:PORT; "" when not reachable over the private network
+	Above    bool   // it comes before this node in loadBalancers
 }
 
 // Outcome is what one check found or did.
@@ -54,6 +68,10 @@ const (
 	// is gone, or the address is not on this node): nothing asked.
 	Unconfirmed Outcome = "unconfirmed"
 	Failed      Outcome = "failed" // the check or the assign failed
+	// Yielded: the Floating IP is on a peer that ranks above this node
+	// and is not known to be down: left there, so that two MASTERs of a
+	// partition do not move it back and forth.
+	Yielded Outcome = "yielded"
 )
 
 // Healer re-asserts the Floating IP while this node is MASTER: a notify
@@ -65,8 +83,14 @@ type Healer struct {
 	client OwnerAssigner
 	log    *zap.Logger
 
-	lastErr    string // the error last logged, to log each one once
-	rateStreak int    // consecutive rate-limited checks
+	lastErr string // the error last logged, to log each one once
+	yielded bool   // the last check yielded to a peer (logged once)
+
+	// What the last check saw, for HealCheck: set by CheckOnce.
+	last       HealCheck
+	counts     map[Outcome]int
+	requests   int
+	rateStreak int // consecutive rate-limited checks
 }
 
 // NewHealer returns a Healer using client for the API.
@@ -102,6 +126,7 @@ func (h *Healer) Run(ctx context.Context) error {
 		}
 		wait = h.next(err)
 		h.report(outcome, err, wait)
+		h.record(outcome, err)
 	}
 }
 
@@ -112,6 +137,7 @@ func (h *Healer) Run(ctx context.Context) error {
 func (h *Healer) CheckOnce(ctx context.Context) (Outcome, error) {
 	ctx, cancel := context.WithTimeout(ctx, h.cfg.CheckTimeout)
 	defer cancel()
+	h.last = HealCheck{}
 	if rec, err := h.store.Latest(); err != nil || rec.State != Master {
 		return NotMaster, err
 	}
@@ -125,13 +151,48 @@ func (h *Healer) CheckOnce(ctx context.Context) (Outcome, error) {
 		return Failed, fmt.Errorf("finding this server's ID: %w", err)
 	}
 	owner, err := h.client.Owner(ctx, h.cfg.FloatingIPID)
+	h.last.Me, h.last.Requests = me, 1
 	if err != nil {
 		return Failed, err
 	}
+	h.last.Owner = owner
 	if owner == me {
 		return Owned, nil
 	}
+	if p, ok := h.yieldTo(ctx, owner); ok {
+		return Yielded, nil
+	} else if p != "" {
+		h.log.Info("the Floating IP is on a peer that ranks above this node, and its HAProxy is down: taking it", zap.String("peer", p))
+	}
 	return h.heal(ctx, me, owner)
+}
+
+// yieldTo decides whether to leave the Floating IP where it is: on a peer
+// that ranks above this node (or on a server no peer is known to be, when a
+// higher-ranked peer's ID is not known) while that peer's HAProxy is
+// healthy, or cannot be asked. In a partition both nodes are MASTER; the
+// higher-ranked one takes the Floating IP and keeps it, the other leaves
+// it, so it moves at most twice instead of back and forth. Only a peer
+// whose machine answers while its HAProxy does not (connection refused, or
+// no 200) is known to be down: then the Floating IP is taken (a notify
+// that failed after the peer's HAProxy died). It returns the peer it asked.
+func (h *Healer) yieldTo(ctx context.Context, owner int64) (string, bool) {
+	for _, p := range h.cfg.Peers {
+		if !p.Above || (p.ServerID != 0 && p.ServerID != owner) {
+			continue
+		}
+		if p.Stats == "" {
+			return p.Name, true
+		}
+		pctx, cancel := context.WithTimeout(ctx, cmp.Or(h.cfg.PeerTimeout, 500*time.Millisecond))
+		state := AskPeer(pctx, p.Stats)
+		cancel()
+		if state != PeerUnhealthy {
+			return p.Name, true
+		}
+		return p.Name, false
+	}
+	return "", false
 }
 
 func (h *Healer) heal(ctx context.Context, me, owner int64) (Outcome, error) {
@@ -145,6 +206,8 @@ func (h *Healer) heal(ctx context.Context, me, owner int64) (Outcome, error) {
 		return NotMaster, err
 	}
 	res, err := h.client.Assign(ctx, h.cfg.FloatingIPID, me)
+	h.last.Requests += res.Requests
+	h.last.RateLimit = res.RateLimit.Remaining
 	if err != nil {
 		return Failed, fmt.Errorf("re-assigning floating IP %d from server %d: %w", h.cfg.FloatingIPID, owner, err)
 	}
@@ -153,6 +216,26 @@ func (h *Healer) heal(ctx context.Context, me, owner int64) (Outcome, error) {
 		zap.Duration("took", res.Total), zap.Int("requests", res.Requests),
 		zap.Int("ratelimit_remaining", res.RateLimit.Remaining))
 	return Healed, nil
+}
+
+// record writes the check to HealFile, for the daemon's metrics and
+// status; a record that cannot be written is not worth a log line each
+// interval.
+func (h *Healer) record(outcome Outcome, err error) {
+	if h.counts == nil {
+		h.counts = map[Outcome]int{}
+	}
+	h.counts[outcome]++
+	h.requests += h.last.Requests
+	c := h.last
+	c.At, c.Outcome, c.Counts, c.TotalRequests = time.Now().UTC(), outcome, h.counts, h.requests
+	if outcome == Healed {
+		c.Owner = c.Me
+	}
+	if err != nil {
+		c.Error = err.Error()
+	}
+	_ = h.store.WriteHeal(c)
 }
 
 // retryAfterer is an error that knows the shortest sensible wait before
@@ -177,6 +260,12 @@ func (h *Healer) next(err error) time.Duration {
 
 // report logs an error once until it changes or clears.
 func (h *Healer) report(outcome Outcome, err error, wait time.Duration) {
+	if y := outcome == Yielded; y != h.yielded {
+		h.yielded = y
+		if y {
+			h.log.Info("the Floating IP is on a peer that ranks above this node and is not known to be down: leaving it there")
+		}
+	}
 	if err == nil {
 		if h.lastErr != "" {
 			h.log.Info("floating IP check works again", zap.String("outcome", string(outcome)))

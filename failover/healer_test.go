@@ -3,6 +3,8 @@ package failover_test
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -172,5 +174,86 @@ func TestHealerAsksNothingUnconfirmed(t *testing.T) {
 	wantEndpoints(t, f)
 	if f.Owner(fip) == me {
 		t.Error("the Floating IP was taken from the peer")
+	}
+}
+
+// lb1 and lb2 as the healer of one of them sees the other.
+func peerAbove(stats string) failover.Peer {
+	return failover.Peer{Name: "lb1", ServerID: peer, Stats: stats, Above: true}
+}
+
+// TestHealerYieldsToAHigherRankedPeer: on a node that ranks second, a
+// Floating IP on the first node is left there while that node's HAProxy is
+// healthy or cannot be asked, and taken only when its machine answers and
+// its HAProxy does not.
+func TestHealerYieldsToAHigherRankedPeer(t *testing.T) {
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	for _, c := range []struct {
+		name  string
+		stats string
+		want  failover.Outcome
+	}{
+		{"peer healthy", stats(t, http.StatusOK), failover.Yielded},
+		{"peer not answering", "http://" + silent.Addr().String(), failover.Yielded},
+		{"peer's HAProxy gone", closedURL(t), failover.Healed},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := hetznertest.New(t) // the IP starts on the peer
+			dir := t.TempDir()
+			record(t, dir, failover.Master)
+			h := failover.NewHealer(failover.HealerConfig{StateDir: dir, FloatingIPID: fip, ServerID: failover.StaticServerID(me),
+				Peers: []failover.Peer{peerAbove(c.stats)}, PeerTimeout: 200 * time.Millisecond}, apiClient(t, f), zap.NewNop())
+			if got, err := h.CheckOnce(t.Context()); got != c.want || err != nil {
+				t.Errorf("CheckOnce = %s, %v; want %s", got, err, c.want)
+			}
+			if want := map[failover.Outcome]int64{failover.Yielded: peer, failover.Healed: me}[c.want]; f.Owner(fip) != want {
+				t.Errorf("owner %d, want %d", f.Owner(fip), want)
+			}
+		})
+	}
+}
+
+// TestTwoMastersOfAPartitionDoNotPingPong runs the healers of both nodes,
+// both recorded MASTER as in a VRRP partition and both healthy, against one
+// fake API at a 20 ms interval for a second: the Floating IP moves at most
+// twice (the lower-ranked node's notify took it; the higher-ranked node
+// takes it back) and ends on the first node.
+func TestTwoMastersOfAPartitionDoNotPingPong(t *testing.T) {
+	f := hetznertest.New(t)
+	f.Grab(fip, peer) // the second node's notify assigned it to itself
+	healthy := stats(t, http.StatusOK)
+	nodes := []struct {
+		id   int64
+		peer failover.Peer
+	}{
+		{peer, failover.Peer{Name: "lb1", ServerID: me, Stats: healthy, Above: true}}, // the second node, "peer" here
+		{me, failover.Peer{Name: "lb2", ServerID: peer, Stats: healthy}},              // the first node
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+	defer cancel()
+	done := make(chan struct{}, len(nodes))
+	for _, n := range nodes {
+		dir := t.TempDir()
+		record(t, dir, failover.Master)
+		h := failover.NewHealer(failover.HealerConfig{StateDir: dir, FloatingIPID: fip, ServerID: failover.StaticServerID(n.id),
+			Interval: 20 * time.Millisecond, Peers: []failover.Peer{n.peer}}, apiClient(t, f), zap.NewNop())
+		go func() { _ = h.Run(ctx); done <- struct{}{} }()
+	}
+	<-ctx.Done()
+	for range nodes {
+		<-done
+	}
+	assigns := 0
+	for _, r := range f.Requests() {
+		if r.Endpoint == hetznertest.Assign {
+			assigns++
+		}
+	}
+	if assigns > 1 || f.Owner(fip) != me {
+		t.Errorf("%d assigns by the healers, owner %d; want at most 1 (the second move) and the first node", assigns, f.Owner(fip))
 	}
 }

@@ -100,10 +100,27 @@ func (n *Notifier) Handle(ctx context.Context, ev Event) error {
 	if ev.State != Master {
 		return nil
 	}
-	if err := n.failover(ctx, rec, start); err != nil {
+	res, err := n.failover(ctx, rec, start)
+	n.addToHistory(start, res, err)
+	if err != nil {
 		return fmt.Errorf("failover to this server failed after %s: %w", time.Since(start).Round(time.Millisecond), err)
 	}
 	return nil
+}
+
+// addToHistory adds this MASTER run to the failover history the daemon
+// exports; a history that cannot be written costs the run nothing.
+func (n *Notifier) addToHistory(start time.Time, res hetzner.Result, err error) {
+	run := FailoverRun{At: start.UTC(), Result: ResultName(err), Seconds: time.Since(start).Seconds(),
+		Requests: res.Requests, RateLimit: res.RateLimit.Remaining}
+	if err != nil {
+		run.Error = err.Error()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if herr := n.store.AddRun(ctx, run); herr != nil {
+		n.log.Warn("cannot add this run to the failover history", zap.Error(herr))
+	}
 }
 
 // failover moves the Floating IP for the MASTER run rec:
@@ -112,41 +129,41 @@ func (n *Notifier) Handle(ctx context.Context, ev Event) error {
 //   - during the API call a newer BACKUP/FAULT/STOP cancels it;
 //   - after a successful call a newer non-MASTER state still makes it
 //     report superseded (the new MASTER takes the IP back).
-func (n *Notifier) failover(ctx context.Context, rec Record, start time.Time) error {
+func (n *Notifier) failover(ctx context.Context, rec Record, start time.Time) (res hetzner.Result, err error) {
 	// This server's ID (and with it the state file) is read before the
 	// lock: a read that blocks or fails must never hold up the runs
 	// queued behind this one.
 	serverID, err := n.serverID(ctx)
 	if err != nil {
-		return err
+		return res, err
 	}
 	lock, err := lockFile(ctx, n.store.path(assignLockFile))
 	if err != nil {
-		return err
+		return res, err
 	}
 	defer lock.Unlock()
 	if err := n.store.newer(rec, anyNewer); err != nil {
-		return err
+		return res, err
 	}
 	wctx, stop := n.store.watchSuperseded(ctx, rec)
 	defer stop()
-	res, err := n.assign(wctx, serverID)
+	res, err = n.assign(wctx, serverID)
 	if sup := supersededCause(wctx); sup != nil {
 		sup.Assigned = err == nil
-		return sup
+		return res, sup
 	}
 	if err != nil {
-		return err
+		return res, err
 	}
 	if err := n.store.newer(rec, newerMaster); err != nil {
 		var sup *SupersededError
 		if errors.As(err, &sup) {
 			sup.Assigned = true
 		}
-		return err
+		return res, err
 	}
 	n.logAssigned(rec, res, start)
-	return nil
+	return res, nil
 }
 
 func (n *Notifier) serverID(ctx context.Context) (int64, error) {

@@ -19,7 +19,7 @@ import (
 const (
 	DefaultRequestTimeout = 5 * time.Second
 	DefaultDeadline       = 30 * time.Second
-	DefaultPollInterval   = 150 * time.Millisecond
+	DefaultPollInterval   = 50 * time.Millisecond
 	DefaultRetryBackoff   = 500 * time.Millisecond
 	DefaultMaxRetries     = 5
 	DefaultLockedBackoff  = 100 * time.Millisecond
@@ -39,7 +39,10 @@ type Config struct {
 	RequestTimeout time.Duration
 	// Deadline bounds Assign when its context has no earlier deadline.
 	Deadline time.Duration
-	// PollInterval is the wait between polls of a running action.
+	// PollInterval is the wait between polls of a running action, for
+	// the first pollFastFor of it: a failover learns within 50 ms that its
+	// assign completed. Later polls back off (see pollBackoff), so an
+	// action that takes long costs few requests of the project's budget.
 	PollInterval time.Duration
 	// RetryBackoff is the first wait of hcloud-go's retries (rate limit,
 	// conflict, bad gateway, timeouts); it doubles with jitter, capped at
@@ -103,7 +106,7 @@ func NewClient(cfg Config, log *zap.Logger) (*Client, error) {
 		hcloud.WithEndpoint(cfg.Endpoint),
 		hcloud.WithToken(cfg.Token.Reveal()),
 		hcloud.WithHTTPClient(newHTTPClient(cfg.RequestTimeout, log)),
-		hcloud.WithPollOpts(hcloud.PollOpts{BackoffFunc: hcloud.ConstantBackoff(cfg.PollInterval)}),
+		hcloud.WithPollOpts(hcloud.PollOpts{BackoffFunc: pollBackoff(cfg.PollInterval)}),
 		hcloud.WithRetryOpts(hcloud.RetryOpts{
 			BackoffFunc: hcloud.ExponentialBackoffWithOpts(hcloud.ExponentialBackoffOpts{
 				Base: cfg.RetryBackoff, Multiplier: 2, Cap: 8 * cfg.RetryBackoff, Jitter: true,
@@ -113,6 +116,31 @@ func NewClient(cfg Config, log *zap.Logger) (*Client, error) {
 		hcloud.WithApplication("hakgen", cfg.Version),
 	)
 	return &Client{api: api, cfg: cfg, log: log}, nil
+}
+
+// pollFastFor is how long an action is polled every PollInterval; after
+// that every 250 ms, and after pollSlowAfter every second.
+const (
+	pollFastFor   = 2 * time.Second
+	pollSlowAfter = 7 * time.Second
+)
+
+// pollBackoff is hcloud-go's wait before poll number retries+1 of an
+// action: fast while an assign usually completes (under a second), slower
+// after. A failover's polls stay near 40 requests even when the action
+// takes seconds, against the project's 3600 an hour.
+func pollBackoff(fast time.Duration) hcloud.BackoffFunc {
+	fastPolls := int(pollFastFor / fast)
+	slowAt := fastPolls + int((pollSlowAfter-pollFastFor)/(250*time.Millisecond))
+	return func(retries int) time.Duration {
+		switch {
+		case retries < fastPolls:
+			return fast
+		case retries < slowAt:
+			return 250 * time.Millisecond
+		}
+		return time.Second
+	}
 }
 
 // newHTTPClient is the API's own HTTP client: a per-request timeout, and a

@@ -63,12 +63,25 @@ func (s *ServerIDSource) ServerID(ctx context.Context) (int64, error) {
 	} else if !errors.Is(err, os.ErrNotExist) {
 		s.log.Warn("ignoring the server ID cache", zap.String("file", s.cache), zap.Error(err))
 	}
+	id, err := AskServerID(ctx, s.endpoint, s.timeout)
+	if err != nil {
+		return 0, err
+	}
+	if err := writeCache(s.cache, id); err != nil {
+		s.log.Warn("cannot cache the server ID", zap.String("file", s.cache), zap.Error(err))
+	}
+	return id, nil
+}
+
+// AskServerID asks the metadata service at endpoint for this server's ID,
+// once, bounded by timeout, without any cache.
+func AskServerID(ctx context.Context, endpoint string, timeout time.Duration) (int64, error) {
 	// The metadata client sets the Timeout of the http.Client it is
 	// given, so it gets its own.
 	md := metadata.NewClient(
-		metadata.WithEndpoint(s.endpoint),
+		metadata.WithEndpoint(endpoint),
 		metadata.WithHTTPClient(&http.Client{}),
-		metadata.WithTimeout(s.timeout),
+		metadata.WithTimeout(timeout),
 		metadata.WithApplication("hakgen", ""),
 	)
 	id, err := md.InstanceIDWithContext(ctx)
@@ -77,9 +90,6 @@ func (s *ServerIDSource) ServerID(ctx context.Context) (int64, error) {
 	}
 	if id <= 0 {
 		return 0, fmt.Errorf("the metadata service answered server ID %d", id)
-	}
-	if err := writeCache(s.cache, id); err != nil {
-		s.log.Warn("cannot cache the server ID", zap.String("file", s.cache), zap.Error(err))
 	}
 	return id, nil
 }

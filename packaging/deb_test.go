@@ -29,13 +29,16 @@ var debVersionRE = regexp.MustCompile(`^([0-9]+\.[0-9]+\.[0-9]+(~[a-z0-9.]+)?|0\
 // debFiles are the files (not directories) each package holds, with their
 // modes; every entry is owned by root.
 var debFiles = map[string]string{
-	"./usr/bin/hakgen-agent":                     "-rwxr-xr-x",
-	"./lib/systemd/system/hakgen-agent.service":  "-rw-r--r--",
-	"./etc/hakgen/state.yaml":                    "-rw-r--r--",
-	"./usr/share/doc/hakgen-agent/copyright":     "-rw-r--r--",
-	"./usr/share/doc/hakgen-agent/changelog.gz":  "-rw-r--r--",
-	"./usr/share/doc/hakgen-agent/README.md":     "-rw-r--r--",
-	"./usr/share/lintian/overrides/hakgen-agent": "-rw-r--r--",
+	"./usr/bin/hakgen-agent":                                    "-rwxr-xr-x",
+	"./lib/systemd/system/hakgen-agent.service":                 "-rw-r--r--",
+	"./etc/hakgen/state.yaml":                                   "-rw-r--r--",
+	"./usr/share/doc/hakgen-agent/copyright":                    "-rw-r--r--",
+	"./usr/share/doc/hakgen-agent/changelog.gz":                 "-rw-r--r--",
+	"./usr/share/doc/hakgen-agent/README.md":                    "-rw-r--r--",
+	"./usr/share/lintian/overrides/hakgen-agent":                "-rw-r--r--",
+	"./usr/lib/tmpfiles.d/hakgen.conf":                          "-rw-r--r--",
+	"./usr/share/hakgen-agent/monitoring/hakgen-alerts.yaml":    "-rw-r--r--",
+	"./usr/share/hakgen-agent/monitoring/hakgen-dashboard.json": "-rw-r--r--",
 	// Completions and man pages, written by `hakgen-agent gendocs`.
 	"./usr/share/bash-completion/completions/hakgen-agent":         "-rw-r--r--",
 	"./usr/share/zsh/vendor-completions/_hakgen-agent":             "-rw-r--r--",
@@ -47,6 +50,8 @@ var debFiles = map[string]string{
 	"./usr/share/man/man8/hakgen-agent-completion-fish.8.gz":       "-rw-r--r--",
 	"./usr/share/man/man8/hakgen-agent-completion-zsh.8.gz":        "-rw-r--r--",
 	"./usr/share/man/man8/hakgen-agent-completion-powershell.8.gz": "-rw-r--r--",
+	"./usr/share/man/man8/hakgen-agent-doctor.8.gz":                "-rw-r--r--",
+	"./usr/share/man/man8/hakgen-agent-drill.8.gz":                 "-rw-r--r--",
 	"./usr/share/man/man8/hakgen-agent-drain.8.gz":                 "-rw-r--r--",
 	"./usr/share/man/man8/hakgen-agent-notify.8.gz":                "-rw-r--r--",
 	"./usr/share/man/man8/hakgen-agent-render.8.gz":                "-rw-r--r--",

@@ -138,12 +138,12 @@ func SecretFiles(s *state.State, offline bool) []Result {
 	if p := s.Stats.PasswordFile; p != "" {
 		results = append(results, SecretFile("stats.passwordFile", s.Resolve(p), "password file", offline))
 	}
-	if f := s.FloatingIP; f != nil {
-		if f.TokenFile == "" {
-			results = append(results, warn("token file", "floatingIP", "set floatingIP.tokenFile to a root-only file: keepalived runs notify outside the agent's unit, so a credential of the unit does not reach it",
+	if s.FloatingIP != nil || s.HCloud != nil {
+		if path, field := s.TokenFile(); path == "" {
+			results = append(results, warn("token file", "hcloud.tokenFile", "set hcloud.tokenFile to a root-only file: keepalived runs notify outside the agent's unit, so a credential of the unit does not reach it",
 				"no tokenFile: notify and the healer read $CREDENTIALS_DIRECTORY/hcloud-token or $HCLOUD_TOKEN"))
 		} else {
-			results = append(results, SecretFile("floatingIP.tokenFile", s.Resolve(f.TokenFile), "token file", offline))
+			results = append(results, SecretFile(field, path, "token file", offline))
 		}
 	}
 	return results

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path"
 	"strconv"
 	"strings"
 	"text/template"
@@ -25,16 +26,35 @@ var keepalivedTmpl = template.Must(template.New("keepalived.conf").
 	Option("missingkey=error").
 	Parse(keepalivedTemplate))
 
+// failoverStateDir is notify's default state directory (failover.DefaultStateDir).
+const failoverStateDir = "/run/hakgen"
+
 // DefaultAgentPath is where the Debian package installs hakgen-agent; the
 // scripts in keepalived.conf run it from there.
 const DefaultAgentPath = "/usr/bin/hakgen-agent"
 
 // VRRP priorities by position in loadBalancers: the first gets
-// topPriority, each next one priorityStep less.
+// topPriority, each next one priorityStep less. High priorities keep the
+// skew time short, (256 - priority)/256 of the advert interval: it is how
+// long a BACKUP waits after the MASTER resigns (priority 0) before taking
+// over, 62 ms at 1 s adverts for the second node.
 const (
-	topPriority  = 200
+	topPriority  = 250
 	priorityStep = 10
 )
+
+// TrackFileName is the file in the notify state directory (/run/hakgen)
+// that the agent writes while it watches HAProxy's master process: "0"
+// while it runs, "1" from the instant it is gone. keepalived's track_file
+// reads it through inotify, so a dead HAProxy puts the node into FAULT at
+// once instead of after the check's next misses.
+const TrackFileName = "haproxy-down"
+
+// MaintenanceFileName is the file in the notify state directory that
+// holds this node out of MASTER while it says "1": `hakgen-agent drill`
+// sets it to rehearse a failover. keepalived reads it as a track_file
+// (at once, through inotify) and the check honours it too.
+const MaintenanceFileName = "maintenance"
 
 // KeepalivedOptions choose the node keepalived.conf is rendered for and
 // what its scripts run.
@@ -70,6 +90,10 @@ type keepalivedView struct {
 	FloatingIface       string // where the Floating IP goes on the MASTER
 	Agent               string
 	CheckURL            string   // HAProxy's own liveness URL, as `check --url` takes it
+	PeerStats           []string // the peers' stats frontends, as `check --peer` takes them
+	TrackFile           string   // where the agent reports HAProxy's death
+	MaintenanceFile     string   // set by drill to hold this node out of MASTER
+	StateDir            string   // notify's and check's --state-dir, when not the default
 	NotifyFlags         []string // flags of `notify` before keepalived's arguments
 }
 
@@ -121,6 +145,10 @@ func newKeepalivedView(s *state.State, opts KeepalivedOptions) (*keepalivedView,
 		FloatingIface:   cmp.Or(s.FloatingIP.Interface, k.Interface),
 		Agent:           opts.Agent,
 		CheckURL:        healthURL,
+		PeerStats:       s.PeerStatsURLs(opts.Node),
+		TrackFile:       path.Join(cmp.Or(opts.StateDir, failoverStateDir), TrackFileName),
+		MaintenanceFile: path.Join(cmp.Or(opts.StateDir, failoverStateDir), MaintenanceFileName),
+		StateDir:        opts.StateDir,
 		NotifyFlags:     []string{"--node", opts.Node, "--require-vip"},
 	}
 	v.Version3, v.AdvertInt = advertInt(time.Duration(k.AdvertInterval))

@@ -173,8 +173,9 @@ func TestKeepalivedPassesStatePathToNotify(t *testing.T) {
 	for _, want := range []string{
 		`notify "/opt/hakgen/bin/hakgen-agent notify --node lb2 --require-vip --state /srv/hakgen/state.yaml"`,
 		`notify_master_rx_lower_pri "/opt/hakgen/bin/hakgen-agent notify --reassert --node lb2 --require-vip --state /srv/hakgen/state.yaml MASTER"`,
-		`script "/opt/hakgen/bin/hakgen-agent check --url http://10.0.0.6:8404/healthz"`,
-		"priority 190",
+		`script "/opt/hakgen/bin/hakgen-agent check --url http://10.0.0.6:8404/healthz --peer http://10.0.0.5:8404"`,
+		"priority 240",
+		`file "/run/hakgen/haproxy-down"`,
 		"unicast_src_ip 10.0.0.6",
 	} {
 		if !strings.Contains(string(cfg), want) {

@@ -3,6 +3,7 @@ package render_test
 import (
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -92,4 +93,77 @@ func writeSecret(t *testing.T, path, data string) {
 	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestBackendzWithRealHAProxy runs the rendered stats frontend in a real
+// HAProxy: /backendz answers 503 while no public backend has a server up,
+// 200 as soon as one has; /healthz answers 200 either way, and other paths
+// are not taken by the /backendz rules.
+func TestBackendzWithRealHAProxy(t *testing.T) {
+	dir := t.TempDir()
+	statsPort, apiPort, httpPort, httpsPort := haproxytest.FreePort(t), haproxytest.FreePort(t), haproxytest.FreePort(t), haproxytest.FreePort(t)
+	backend := haproxytest.FreePort(t) // nothing listens yet: every server is down
+	yaml := fmt.Sprintf("controlPlanes:\n  - {name: cp1, address: 127.0.0.1}\nworkers:\n  - {name: w1, address: 127.0.0.1}\n"+
+		"apiServer: {port: %d, backendPort: %d, healthCheck: tcp}\ningress: {http: {port: %d, backendPort: %d}, https: {port: %d, backendPort: %d}}\n"+
+		"stats: {bind: \"127.0.0.1:%d\"}\nhaproxy: {maxconn: 1000, checks: {interval: 200ms}}\n", apiPort, backend, httpPort, backend, httpsPort, backend, statsPort)
+	s, _, err := state.Parse("state.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := render.HAProxy(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	local, err := haproxytest.Localize(cfg, filepath.Join(dir, "admin.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "haproxy.cfg")
+	writeSecret(t, cfgPath, string(local))
+	haproxytest.Start(t, cfgPath)
+
+	base := fmt.Sprintf("http://127.0.0.1:%d", statsPort)
+	waitCode(t, base+"/backendz", http.StatusServiceUnavailable)
+	if code, _ := get(t, base+"/healthz", "", ""); code != http.StatusOK {
+		t.Errorf("/healthz with every backend down: %d, want 200", code)
+	}
+	ln := listenOn(t, backend) // the servers' port: up
+	defer ln.Close()
+	waitCode(t, base+"/backendz", http.StatusOK)
+	if code, body := get(t, base+"/metrics", "", ""); code != http.StatusOK || !strings.Contains(body, "haproxy_process_") {
+		t.Errorf("/metrics with a backend up: %d, not the exporter", code)
+	}
+}
+
+// waitCode polls url (at most 10 s) until it answers want.
+func waitCode(t *testing.T, url string, want int) {
+	t.Helper()
+	var code int
+	for range 200 {
+		if code, _ = get(t, url, "", ""); code == want {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s answers %d, want %d", url, code, want)
+}
+
+// listenOn accepts (and closes) connections on 127.0.0.1:port, which is
+// what HAProxy's TCP check wants of a server that is up.
+func listenOn(t *testing.T, port int) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	return ln
 }

@@ -1,9 +1,21 @@
 package state
 
 import (
+	"path/filepath"
 	"regexp"
 	"time"
 )
+
+// MinAdvertInterval is the shortest keepalived.advertInterval the state
+// accepts: five times the longest interval at which VRRP flapped in
+// bench/vrrp-floor.sh's measurements (20ms, on a busy 2-CPU machine), see
+// README.md.
+const MinAdvertInterval = 100 * time.Millisecond
+
+// FastAdvertInterval is the measured fast profile: the MASTER's links down
+// put the Floating IP on the BACKUP within a second, with no transition
+// without a fault over 10 minutes idle.
+const FastAdvertInterval = 300 * time.Millisecond
 
 var ifaceName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,14}$`)
 
@@ -41,6 +53,13 @@ func (v *validator) failover() {
 			v.errorf("floatingIP.interface", "%q is not a network interface name (expected e.g. eth0)", f.Interface)
 		}
 	}
+	if h := s.HCloud; h != nil {
+		v.filePath("hcloud.tokenFile", h.TokenFile)
+		if f := s.FloatingIP; f != nil && f.TokenFile != "" && h.TokenFile != "" &&
+			filepath.Clean(s.Resolve(f.TokenFile)) != filepath.Clean(s.Resolve(h.TokenFile)) {
+			v.errorf("floatingIP.tokenFile", "%q and hcloud.tokenFile %q name two token files (expected one: hcloud.tokenFile, which every Hetzner call uses; remove floatingIP.tokenFile)", f.TokenFile, h.TokenFile)
+		}
+	}
 	if k := s.Keepalived; k != nil {
 		if !ifaceName.MatchString(k.Interface) {
 			v.errorf("keepalived.interface", "%q is not a network interface name (expected e.g. enp7s0 or eth1)", k.Interface)
@@ -48,6 +67,11 @@ func (v *validator) failover() {
 		if k.VirtualRouterID < 1 || k.VirtualRouterID > 255 {
 			v.errorf("keepalived.virtualRouterID", "%d is out of range (expected 1 to 255, the same on both load balancers)", k.VirtualRouterID)
 		}
-		v.duration("keepalived.advertInterval", k.AdvertInterval, 10*time.Millisecond, Duration(255*time.Second))
+		if time.Duration(k.AdvertInterval) > 0 && time.Duration(k.AdvertInterval) < MinAdvertInterval {
+			v.errorf("keepalived.advertInterval", "%s is below %s, where VRRP stops being stable: adverts delayed by a busy CPU make the BACKUP take over with no fault, and a node that comes back takes MASTER again (expected %s to 255s; %s is the fast profile)",
+				k.AdvertInterval, Duration(MinAdvertInterval), Duration(MinAdvertInterval), Duration(FastAdvertInterval))
+		} else {
+			v.duration("keepalived.advertInterval", k.AdvertInterval, MinAdvertInterval, Duration(255*time.Second))
+		}
 	}
 }

@@ -45,3 +45,38 @@ func (s *State) HealthURL(node string) (string, error) {
 
 // HealthPath is the stats frontend's monitor-uri.
 const HealthPath = "/healthz"
+
+// PeerStatsURLs are the stats frontends of node's peers, as node reaches
+// them over the private network (http://ADDRESS:PORT), in the order of
+// loadBalancers: known only when stats.bind names a load balancer's
+// address, so that each node binds its own; nil otherwise.
+func (s *State) PeerStatsURLs(node string) []string {
+	var urls []string
+	for _, lb := range s.LoadBalancers {
+		if u, ok := s.NodeStatsURL(lb.Name); ok && lb.Name != node {
+			urls = append(urls, u)
+		}
+	}
+	return urls
+}
+
+// NodeStatsURL is the stats frontend of the load balancer named node as its
+// peers reach it over the private network (http://ADDRESS:PORT): known
+// only when stats.bind names a load balancer's address, so that each node
+// binds its own.
+func (s *State) NodeStatsURL(node string) (string, bool) {
+	host, port, err := SplitBind(s.Stats.Bind)
+	if err != nil {
+		return "", false
+	}
+	perNode := false
+	for _, lb := range s.LoadBalancers {
+		perNode = perNode || sameHost(lb.Address, host)
+	}
+	for _, lb := range s.LoadBalancers {
+		if perNode && lb.Name == node {
+			return "http://" + net.JoinHostPort(lb.Address, strconv.Itoa(port)), true
+		}
+	}
+	return "", false
+}

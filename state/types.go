@@ -30,6 +30,8 @@ type State struct {
 	LoadBalancers []LoadBalancer `yaml:"loadBalancers" json:"loadBalancers"`
 	FloatingIP    *FloatingIP    `yaml:"floatingIP" json:"floatingIP"`
 	Keepalived    *Keepalived    `yaml:"keepalived" json:"keepalived"`
+	// HCloud holds what every call to the Hetzner Cloud API uses.
+	HCloud *HCloud `yaml:"hcloud" json:"hcloud,omitempty"`
 
 	file string         // the name used in messages
 	dir  string         // directory relative secret paths are resolved against
@@ -172,6 +174,28 @@ type FloatingIP struct {
 	// Interface is where keepalived puts the address on the MASTER;
 	// keepalived.interface when empty.
 	Interface string `yaml:"interface" json:"interface,omitempty"`
+}
+
+// HCloud is the Hetzner Cloud API access shared by the failover, the
+// healer and every other Hetzner call.
+type HCloud struct {
+	// TokenFile holds the API token (root-only). floatingIP.tokenFile is
+	// the older place for it and is still read when this is empty.
+	TokenFile string `yaml:"tokenFile" json:"tokenFile"`
+}
+
+// TokenFile is the Hetzner API token file every Hetzner call uses, and the
+// field that names it: hcloud.tokenFile, else floatingIP.tokenFile; a
+// relative path is resolved against the state file's directory. Both are
+// empty when the state names none.
+func (s *State) TokenFile() (path, field string) {
+	switch {
+	case s.HCloud != nil && s.HCloud.TokenFile != "":
+		return s.Resolve(s.HCloud.TokenFile), "hcloud.tokenFile"
+	case s.FloatingIP != nil && s.FloatingIP.TokenFile != "":
+		return s.Resolve(s.FloatingIP.TokenFile), "floatingIP.tokenFile"
+	}
+	return "", ""
 }
 
 // Keepalived configures VRRP between the load balancers.

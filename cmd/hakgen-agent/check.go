@@ -3,30 +3,32 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
+	"path/filepath"
 	"time"
 
+	"github.com/hakgen/hakgen/failover"
+	"github.com/hakgen/hakgen/render"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-
-	"github.com/hakgen/hakgen/state"
 )
 
 const checkLong = `
-Checks that HAProxy runs and serves on this node: asks the stats frontend's
-/healthz, which HAProxy answers itself (monitor-uri: no authentication, no
-backend is contacted). Without --url the URL comes from stats.bind of the
-state, for this node. keepalived runs it as the vrrp_script of the
-keepalived.conf that ` + "`render --keepalived`" + ` writes, with --url so no file
+Checks that this node is fit to be keepalived's MASTER: HAProxy runs and
+serves here (the stats frontend's /healthz, which HAProxy answers itself:
+no authentication, no backend is contacted), and it can reach backends
+while its peers could do no better. When no public backend has a server up
+from here (/backendz answers 503), the check fails if a peer's /backendz
+(--peer) answers 200: that peer would serve where this node cannot. When no
+backend is up from any node (a cluster-wide outage), or no peer answers,
+the check passes: the Floating IP stays where it is instead of moving for
+nothing. Without --url the URLs come from stats.bind of the state, for this
+node. keepalived runs it as the vrrp_script of the keepalived.conf that
+` + "`render --keepalived`" + ` writes, with --url and --peer so no state file
 is read: exit 0 keeps this node eligible for MASTER, any other code puts it
-into FAULT. The request never goes through a proxy, whatever the
-environment says.
-
-The check does not wait for the API servers behind HAProxy: when they are
-all down, both load balancers see the same, and the ingress frontends still
-need the Floating IP.`
+into FAULT. While the maintenance file under --state-dir says 1 (drill sets
+it), the check fails without asking anything. The requests never go
+through a proxy, whatever the environment says.`
 
 // DefaultCheckTimeout bounds the request of check; keepalived kills the
 // script after the vrrp_script timeout (2 s) anyway.
@@ -35,24 +37,28 @@ const DefaultCheckTimeout = time.Second
 // checkOptions are the flags of check.
 type checkOptions struct {
 	url, state, node string
+	stateDir         string
+	peers            []string
 	timeout          time.Duration
 }
 
 func (o *checkOptions) addFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.url, "url", "", "check `URL` (default: /healthz on stats.bind of --state for this node)")
+	fs.StringVar(&o.url, "url", "", "this node's /healthz `URL` (default: from stats.bind of --state for this node)")
+	fs.StringSliceVar(&o.peers, "peer", nil, "a peer's stats frontend `URL` (http://ADDRESS:PORT), asked when no backend is up here; repeatable (default with --state: the other load balancers')")
 	fs.StringVar(&o.state, "state", DefaultStatePath, "desired-state `FILE`, read only without --url")
 	fs.StringVar(&o.node, "node", "", "without --url: this node's `NAME` in loadBalancers (default: found by local address)")
 	fs.DurationVar(&o.timeout, "timeout", DefaultCheckTimeout, "give up after `DURATION`, reading the state included")
+	fs.StringVar(&o.stateDir, "state-dir", failover.DefaultStateDir, "`DIR` whose maintenance file, while it says 1 (set by drill), fails the check")
 }
 
 func newCheckCommand(e *env) *cobra.Command {
 	o := &checkOptions{}
 	cmd := &cobra.Command{
 		Use:     "check",
-		Short:   "exit 0 when HAProxy answers its /healthz here (keepalived's vrrp_script)",
+		Short:   "exit 0 when this node is fit to be MASTER (keepalived's vrrp_script)",
 		Long:    checkLong,
-		Example: "  hakgen-agent check\n  hakgen-agent check --url http://10.0.0.5:8404/healthz --timeout 500ms",
-		Annotations: map[string]string{annotationSynopsis: "hakgen-agent check [--url URL] [--timeout DURATION]\n" +
+		Example: "  hakgen-agent check\n  hakgen-agent check --url http://10.0.0.5:8404/healthz --peer http://10.0.0.6:8404 --timeout 500ms",
+		Annotations: map[string]string{annotationSynopsis: "hakgen-agent check [--url URL [--peer URL]...] [--timeout DURATION]\n" +
 			"       hakgen-agent check [--state FILE] [--node NAME] [--timeout DURATION]"},
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd.Context(), e) },
@@ -67,52 +73,43 @@ func (o *checkOptions) run(ctx context.Context, e *env) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	u := o.url
-	if u == "" {
+	maintenance := failover.TrackFile{Path: filepath.Join(o.stateDir, render.MaintenanceFileName)}
+	if down, err := maintenance.Down(); err != nil || down {
+		if err == nil {
+			err = fmt.Errorf("this node is held out of MASTER: %s says 1 (a drill, or an operator); echo 0 > %s to end it", maintenance.Path, maintenance.Path)
+		}
+		return err
+	}
+	el := failover.Eligibility{Health: o.url, Peers: o.peers}
+	if o.url == "" {
 		var err error
-		if u, err = healthURL(ctx, o.state, o.node, e); err != nil {
+		if el, err = eligibilityFromState(ctx, o.state, o.node, e); err != nil {
 			return err
 		}
-	} else if p, err := url.Parse(u); err != nil || p.Scheme != "http" || p.Host == "" {
-		return usageErr("--url %q is not an http:// URL", u)
 	}
-	return checkHealth(ctx, u)
+	for _, u := range append([]string{el.Health}, el.Peers...) {
+		if p, err := url.Parse(u); err != nil || p.Scheme != "http" || p.Host == "" {
+			return usageErr("%q is not an http:// URL", u)
+		}
+	}
+	return el.Check(ctx)
 }
 
-// healthURL finds /healthz of this node from the state file.
-func healthURL(ctx context.Context, statePath, node string, e *env) (string, error) {
+// eligibilityFromState finds this node's /healthz and its peers' stats
+// frontends from the state file.
+func eligibilityFromState(ctx context.Context, statePath, node string, e *env) (failover.Eligibility, error) {
 	s, err := loadState(ctx, statePath, e.stderr)
 	if err != nil {
-		return "", err
+		return failover.Eligibility{}, err
 	}
 	if node == "" && len(s.LoadBalancers) > 0 {
 		if i, err := findThisNode(s, ""); err == nil {
 			node = s.LoadBalancers[i].Name
 		}
 	}
-	return s.HealthURL(node)
-}
-
-// checkHealth asks HAProxy's monitor URL and wants 200. ctx bounds it.
-// No proxy is ever used: a proxy variable in keepalived's environment
-// would otherwise answer for a dead HAProxy.
-func checkHealth(ctx context.Context, u string) error {
-	client := &http.Client{
-		Transport:     &http.Transport{Proxy: nil, DisableKeepAlives: true},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	health, err := s.HealthURL(node)
 	if err != nil {
-		return usageErr("%v", err)
+		return failover.Eligibility{}, err
 	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return fmt.Errorf("HAProxy does not answer %s: %w", u, err)
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("HAProxy answers %s with %s (expected 200 from monitor-uri %s)", u, resp.Status, state.HealthPath)
-	}
-	return nil
+	return failover.Eligibility{Health: health, Peers: s.PeerStatsURLs(node)}, nil
 }

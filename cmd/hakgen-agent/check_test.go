@@ -84,3 +84,23 @@ func TestCheckUsage(t *testing.T) {
 		t.Errorf("check with a missing state: exit %d, want %d", code, exitEnvironment)
 	}
 }
+
+// TestCheckHonoursTheMaintenanceFile: while the maintenance file under
+// --state-dir says 1 (drill's flag), the check fails with HAProxy
+// running; "0" or no file leaves the judgment to HAProxy.
+func TestCheckHonoursTheMaintenanceFile(t *testing.T) {
+	statePath := startRenderedHAProxy(t)
+	dir := t.TempDir()
+	flag := filepath.Join(dir, render.MaintenanceFileName)
+	if code, _, stderr := runCLI(t, "check", "--state", statePath, "--state-dir", dir); code != exitOK {
+		t.Errorf("no maintenance file: exit %d, stderr:\n%s", code, stderr)
+	}
+	writeNotifyFile(t, flag, "1\n", 0o644)
+	if code, _, stderr := runCLI(t, "check", "--state", statePath, "--state-dir", dir); code == exitOK || !strings.Contains(stderr, "this node is held out of MASTER: "+flag+" says 1") {
+		t.Errorf("maintenance file says 1: exit %d, stderr:\n%s", code, stderr)
+	}
+	writeNotifyFile(t, flag, "0\n", 0o644)
+	if code, _, stderr := runCLI(t, "check", "--state", statePath, "--state-dir", dir); code != exitOK {
+		t.Errorf("maintenance file says 0: exit %d, stderr:\n%s", code, stderr)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,9 +14,49 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hakgen/hakgen/failover"
+	"github.com/hakgen/hakgen/haproxy"
 	"github.com/hakgen/hakgen/hetzner"
+	"github.com/hakgen/hakgen/render"
 	"github.com/hakgen/hakgen/state"
 )
+
+// watchHAProxy keeps keepalived's track file (keepalived.conf's
+// hakgen_haproxy_process) in line with HAProxy's master process: "1" the
+// instant it dies, so keepalived resigns MASTER at once instead of after
+// its check misses twice, "0" while it runs. The returned function, called
+// when the agent stops, writes "0": a stopped agent must not hold the node
+// in FAULT, the check script judges alone then.
+func watchHAProxy(ctx context.Context, o runOptions, log *zap.Logger) (stop func()) {
+	log = log.Named("watch-haproxy")
+	tf := failover.TrackFile{Path: filepath.Join(o.stateDir, render.TrackFileName)}
+	if err := os.MkdirAll(o.stateDir, 0o755); err != nil {
+		log.Warn("cannot create the state directory: keepalived is not told when HAProxy dies", zap.Error(err))
+		return func() {}
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		haproxy.WatchMaster(wctx, haproxy.NewMaster(o.socket), 0, func(up bool) {
+			if err := tf.Set(up); err != nil {
+				log.Warn("cannot tell keepalived whether HAProxy runs", zap.Error(err))
+				return
+			}
+			if up {
+				log.Info("HAProxy's master process runs", zap.String("track_file", tf.Path))
+			} else {
+				log.Warn("HAProxy's master process is gone: this node is not fit to be MASTER", zap.String("track_file", tf.Path))
+			}
+		})
+	}()
+	return func() {
+		cancel()
+		<-done
+		if err := tf.Set(true); err != nil {
+			log.Warn("cannot clear keepalived's track file", zap.Error(err))
+		}
+	}
+}
 
 // startHealer re-asserts the Floating IP while this node is MASTER (see
 // failover.Healer), for the Floating IP and node of the state as it is when
@@ -79,8 +120,22 @@ func newHealer(s *state.State, o runOptions, log *zap.Logger) (*failover.Healer,
 	}
 	return failover.NewHealer(failover.HealerConfig{
 		StateDir: o.stateDir, FloatingIPID: s.FloatingIP.ID, ServerID: serverID, Interval: o.healInterval,
-		Confirm: confirmMaster(fip, o.kaPidFile, state.LocalAddrs),
+		Peers: peersOf(s, i), Confirm: confirmMaster(fip, o.kaPidFile, state.LocalAddrs),
 	}, client, log), nil
+}
+
+// peersOf are the load balancers other than the one at index me, for the
+// healer's rule in a partition.
+func peersOf(s *state.State, me int) []failover.Peer {
+	var peers []failover.Peer
+	for j, lb := range s.LoadBalancers {
+		if j == me {
+			continue
+		}
+		stats, _ := s.NodeStatsURL(lb.Name)
+		peers = append(peers, failover.Peer{Name: lb.Name, ServerID: lb.ServerID, Stats: stats, Above: j < me})
+	}
+	return peers
 }
 
 // confirmMaster agrees that this node is MASTER when keepalived runs (its
@@ -158,6 +213,10 @@ func (c *tokenClient) Assign(ctx context.Context, floatingIPID, serverID int64) 
 	return cl.Assign(ctx, floatingIPID, serverID)
 }
 
-// tokenFileOf is floatingIP.tokenFile, a relative path taken from the
+// tokenFileOf is the token file the state names (hcloud.tokenFile, else
+// floatingIP.tokenFile), a relative path taken from the
 // state file's directory.
-func tokenFileOf(s *state.State) string { return s.Resolve(s.FloatingIP.TokenFile) }
+func tokenFileOf(s *state.State) string {
+	path, _ := s.TokenFile()
+	return path
+}

@@ -84,7 +84,7 @@ func TestSecondRunIsRefused(t *testing.T) {
 		"--last-good", filepath.Join(d.dir, "lib", "last-good"), "--status-file", filepath.Join(d.dir, "other-status.json"),
 		"--server-state-file", filepath.Join(d.dir, "lib", "server-state"),
 		"--keepalived-config", filepath.Join(d.dir, "keepalived.conf"), "--keepalived-last-good", filepath.Join(d.dir, "lib", "ka-last-good"),
-		"--state-dir", filepath.Join(d.dir, "run"), "--heal-interval", "0")
+		"--state-dir", filepath.Join(d.dir, "run"), "--heal-interval", "0", "--metrics-listen", "127.0.0.1:0")
 	if code != exitEnvironment || !strings.Contains(stderr, "another hakgen-agent run manages these files") {
 		t.Errorf("second run: exit %d, stderr:\n%s", code, stderr)
 	}

@@ -30,6 +30,7 @@ import (
 type testNetns struct {
 	work chan func()
 	done chan struct{}
+	tid  int // the holding thread, whose /proc/TID/ns/net names the namespace
 }
 
 func newTestNetns(t *testing.T) *testNetns {
@@ -44,6 +45,7 @@ func newTestNetns(t *testing.T) *testNetns {
 			ready <- err
 			return
 		}
+		ns.tid = unix.Gettid()
 		ready <- nil
 		for {
 			select {
@@ -152,7 +154,7 @@ keepalived: {interface: enp7s0}
 	if eps := fake.Endpoints(); len(eps) < 3 || eps[0] != hetznertest.Assign {
 		t.Errorf("requests = %v, want the assign first", eps)
 	}
-	if rec, err := store.Latest(); err != nil || rec.State != failover.Master || rec.Event != "INSTANCE hakgen-kubernetes MASTER 200" {
+	if rec, err := store.Latest(); err != nil || rec.State != failover.Master || rec.Event != "INSTANCE hakgen-kubernetes MASTER 250" {
 		t.Errorf("recorded %+v, %v; want keepalived's MASTER event", rec, err)
 	}
 

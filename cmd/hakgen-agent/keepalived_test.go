@@ -20,7 +20,7 @@ func TestRenderKeepalived(t *testing.T) {
 		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
 	}
 	for _, want := range []string{
-		"priority 190", "unicast_src_ip 10.0.0.6", "        10.0.0.5\n",
+		"priority 240", "unicast_src_ip 10.0.0.6", "        10.0.0.5\n",
 		`notify "/usr/local/bin/hakgen-agent notify --node lb2 --require-vip --state ` + path + `"`,
 		`script "/usr/local/bin/hakgen-agent check --url http://127.0.0.1:8404/healthz"`,
 	} {

@@ -426,3 +426,25 @@ func ownAddress(t *testing.T) string {
 	t.Skip("this machine has no address a load balancer could have")
 	return ""
 }
+
+// TestNotifyTakesTheTokenFromHCloud: hcloud.tokenFile is the token every
+// Hetzner call uses; floatingIP then needs none of its own.
+func TestNotifyTakesTheTokenFromHCloud(t *testing.T) {
+	w := newNotifyWorld(t, "10.0.0.5", true)
+	st := strings.Replace(strings.NewReplacer("LB1ADDR", "10.0.0.5", " SERVERID", ", serverID: 1001").Replace(notifyStateTemplate),
+		"203.0.113.10, tokenFile: hcloud-token}", "203.0.113.10}\nhcloud: {tokenFile: hcloud-token}", 1)
+	if !strings.Contains(st, "hcloud: {tokenFile") {
+		t.Fatalf("the template changed:\n%s", st)
+	}
+	writeNotifyFile(t, w.statePath, st, 0o644)
+	code, stderr := w.notify(t, "--node", "lb1", "MASTER")
+	if code != 0 {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+	}
+	if got := w.fake.Owner(fipID); got != thisID {
+		t.Errorf("Floating IP points to %d, want %d", got, thisID)
+	}
+	if logged := w.logged(t); !strings.Contains(logged, `"token_from": "`+w.tokenPath) {
+		t.Errorf("the journal does not name hcloud.tokenFile as the token's source:\n%s", logged)
+	}
+}

@@ -47,7 +47,19 @@ func TestEveryOptionHasItsFlag(t *testing.T) {
 	}
 	for cmd, o := range e.bound {
 		bound := map[uintptr]bool{}
-		cmd.Flags().VisitAll(func(f *pflag.Flag) { bound[reflect.ValueOf(f.Value).Pointer()] = true })
+		cmd.Flags().VisitAll(func(f *pflag.Flag) {
+			v := reflect.ValueOf(f.Value)
+			bound[v.Pointer()] = true
+			// Values such as pflag's string slice hold the field's
+			// pointer inside a struct of their own.
+			if e := v.Elem(); e.Kind() == reflect.Struct {
+				for i := range e.NumField() {
+					if e.Field(i).Kind() == reflect.Pointer {
+						bound[e.Field(i).Pointer()] = true
+					}
+				}
+			}
+		})
 		for _, field := range leafFields(reflect.ValueOf(o).Elem(), cmd.Name()) {
 			if !bound[field.addr] {
 				t.Errorf("%s: option %s is bound to no flag", cmd.Name(), field.name)

@@ -67,7 +67,7 @@ func runQuickStartNode(t *testing.T, bin, ip, quick, name, addr string) {
 		"--server-state-file", filepath.Join(dir, "lib", "server-state"),
 		"--keepalived-config", filepath.Join(dir, "keepalived.conf"), "--keepalived-last-good", filepath.Join(dir, "lib", "keepalived.conf.last-good"),
 		"--status-file", status, "--state-dir", filepath.Join(dir, "run"), "--keepalived-pid-file", filepath.Join(dir, "run", "keepalived.pid"),
-		"--agent-path", bin)
+		"--agent-path", bin, "--metrics-listen", "127.0.0.1:0")
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HCLOUD_ENDPOINT=" + fake.APIEndpoint(), "HCLOUD_METADATA_ENDPOINT=" + fake.MetadataEndpoint()}
 	out := &keepalivedOutput{}
 	cmd.Stdout, cmd.Stderr = out, out

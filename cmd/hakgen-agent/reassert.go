@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hakgen/hakgen/failover"
+	"github.com/hakgen/hakgen/state"
 )
 
 // reassertEvery bounds how often notify --reassert asks the API.
@@ -50,8 +51,10 @@ func (o *notifyOpts) runReassert(ctx context.Context, ev failover.Event, logs no
 		return &exitError{failover.ExitCode(err), err}
 	}
 	client := &tokenClient{tokenFile: tokenFileOf(m.state), endpoint: m.api, log: log}
+	me, _ := state.FindNode(m.state.LoadBalancers, m.node.Name, nil)
 	h := failover.NewHealer(failover.HealerConfig{
 		StateDir: o.stateDir, FloatingIPID: m.state.FloatingIP.ID, ServerID: failover.StaticServerID(id), CheckTimeout: o.deadline,
+		Peers: peersOf(m.state, me),
 	}, client, log)
 	outcome, err := h.CheckOnce(ctx)
 	if err != nil {

@@ -81,8 +81,8 @@ const runExamples = `  hakgen-agent run
 type runOptions struct {
 	state, config, lastGood, reload, unit, socket, bin, status string
 	node, kaConfig, kaLastGood, kaUnit, kaBin, kaPidFile       string
-	stateDir, agentPath, serverState                           string
-	startInactive                                              bool
+	stateDir, agentPath, serverState, metricsListen            string
+	startInactive, metricsAnyAddress                           bool
 	resync, minQuiet, maxQuiet, minReload, healInterval        time.Duration
 	log                                                        logOptions
 }
@@ -111,6 +111,8 @@ func (o *runOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.stateDir, "state-dir", failover.DefaultStateDir, "`DIR` of the notify runs' recorded state and the server ID cache")
 	addAgentPathFlag(fs, &o.agentPath)
 	fs.DurationVar(&o.healInterval, "heal-interval", failover.DefaultHealInterval, "while MASTER, check the Floating IP's owner this often (0: never)")
+	fs.StringVar(&o.metricsListen, "metrics-listen", DefaultMetricsListen, "serve the agent's Prometheus metrics (/metrics) on `ADDRESS:PORT`; empty: none")
+	fs.BoolVar(&o.metricsAnyAddress, "metrics-allow-wildcard", false, "allow --metrics-listen on every address (:PORT, 0.0.0.0:PORT, [::]:PORT)")
 	fs.BoolVar(&o.startInactive, "start-inactive", true, "--reload systemd: start --unit when a new haproxy.cfg is installed while it is not running (false: leave it stopped, reload owed)")
 }
 
@@ -173,7 +175,14 @@ func runDaemon(ctx context.Context, o runOptions, e *env) error {
 	if err != nil {
 		return envErr(err)
 	}
+	stopMetrics, err := serveMetrics(o, log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	startHealer(ctx, o, log)
+	stopWatch := watchHAProxy(ctx, o, log)
+	defer stopWatch()
 	stopHUP := forwardSIGHUP(ctx, hup, a)
 	defer stopHUP()
 	if err := a.Run(ctx); err != nil {
@@ -222,6 +231,9 @@ func (o runOptions) check() error {
 	}
 	if o.healInterval < 0 {
 		return usageErr("--heal-interval must not be negative")
+	}
+	if err := checkMetricsListen(o.metricsListen, o.metricsAnyAddress); err != nil {
+		return err
 	}
 	if o.maxQuiet < o.minQuiet {
 		return usageErr("--max-quiescence (%s) must not be shorter than --min-quiescence (%s)", o.maxQuiet, o.minQuiet)

@@ -48,7 +48,7 @@ func startDaemon(t *testing.T, stateYAML string, extra ...string) *daemon {
 		"--server-state-file", filepath.Join(dir, "lib", "server-state"),
 		"--min-quiescence", "20ms", "--min-reload-interval", "0",
 		"--keepalived-config", filepath.Join(dir, "keepalived.conf"), "--keepalived-last-good", filepath.Join(dir, "lib", "ka-last-good"),
-		"--state-dir", filepath.Join(dir, "run"), "--heal-interval", "0"}, extra...)
+		"--state-dir", filepath.Join(dir, "run"), "--heal-interval", "0", "--metrics-listen", "127.0.0.1:0"}, extra...)
 	ctx, cancel := context.WithCancel(context.Background())
 	d.cancel = cancel
 	go func() { d.exit <- run(ctx, args, &bytes.Buffer{}, d.stderr) }()
@@ -245,6 +245,8 @@ func TestRunUsageErrors(t *testing.T) {
 		{[]string{"--min-quiescence", "3s", "--max-quiescence", "1s"}, exitUsage, "must not be shorter"},
 		{[]string{"--log-format", "xml"}, exitUsage, `--log-format "xml"`},
 		{[]string{"--haproxy-bin", "/nonexistent/haproxy"}, exitEnvironment, "/nonexistent/haproxy"},
+		{[]string{"--metrics-listen", ":9405"}, exitUsage, "listens on every address"},
+		{[]string{"--metrics-listen", "[::]:9405"}, exitUsage, "--metrics-allow-wildcard"},
 	} {
 		args := append([]string{"run", "--state", good, "--status-file", filepath.Join(t.TempDir(), "s.json")}, c.args...)
 		if code, _, stderr := runCLI(t, args...); code != c.code || !strings.Contains(stderr, c.stderr) {

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/hakgen/hakgen/agent"
+	"github.com/hakgen/hakgen/failover"
 )
 
 const statusLong = `
@@ -30,12 +33,13 @@ agent that wrote it is gone.`
 
 // statusOptions are the flags of status.
 type statusOptions struct {
-	path   string
-	asJSON bool
+	path, stateDir string
+	asJSON         bool
 }
 
 func (o *statusOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.path, "status-file", agent.DefaultStatusPath, "the agent's status `FILE`")
+	fs.StringVar(&o.stateDir, "state-dir", failover.DefaultStateDir, "`DIR` of what keepalived's notify runs and the healer recorded")
 	fs.BoolVar(&o.asJSON, "json", false, "print the status as JSON")
 }
 
@@ -47,13 +51,14 @@ func newStatusCommand(e *env) *cobra.Command {
 		Long:    statusLong,
 		Example: "  hakgen-agent status\n  hakgen-agent status --json | jq .lastReconcile.outcome",
 		Args:    noArgs,
-		RunE:    func(*cobra.Command, []string) error { return showStatus(o.path, o.asJSON, e) },
+		RunE:    func(cmd *cobra.Command, _ []string) error { return o.show(cmd.Context(), e) },
 	}
 	e.bindFlags(cmd, o)
 	return cmd
 }
 
-func showStatus(path string, asJSON bool, e *env) error {
+func (o *statusOptions) show(ctx context.Context, e *env) error {
+	path := o.path
 	st, err := agent.ReadStatus(path)
 	if errors.Is(err, fs.ErrNotExist) && isExample(DefaultStatePath) {
 		return envErr(fmt.Errorf("no status at %s: %s is still the packaged example, so the service does not start: edit it, remove its first line, then systemctl start hakgen-agent", path, DefaultStatePath))
@@ -64,16 +69,13 @@ func showStatus(path string, asJSON bool, e *env) error {
 	if err != nil {
 		return envErr(err)
 	}
-	if asJSON {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return envErr(err)
-		}
-		if _, err := e.stdout.Write(data); err != nil {
+	pair := readPair(ctx, o.stateDir, st.StateFile)
+	if o.asJSON {
+		if err := printJSON(e.stdout, path, pair); err != nil {
 			return err
 		}
 	} else {
-		printStatus(e.stdout, st, time.Now())
+		printStatus(e.stdout, st, pair, time.Now())
 	}
 	switch {
 	case !alive(st.PID):
@@ -94,8 +96,29 @@ func alive(pid int) bool {
 	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
-// printStatus writes st for people.
-func printStatus(w io.Writer, st *agent.Status, now time.Time) {
+// printJSON prints the status file with the pair's view added as "pair".
+func printJSON(w io.Writer, path string, pair pairView) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return envErr(err)
+	}
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return envErr(fmt.Errorf("reading %s: %w", path, err))
+	}
+	if doc["pair"], err = json.Marshal(pair); err != nil {
+		return err
+	}
+	out, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", out)
+	return err
+}
+
+// printStatus writes st and the pair's view for people.
+func printStatus(w io.Writer, st *agent.Status, pair pairView, now time.Time) {
 	fmt.Fprintf(w, "%s\n\n", st.Summary())
 	row := func(k, format string, args ...any) {
 		if k != "" {
@@ -132,6 +155,7 @@ func printStatus(w io.Writer, st *agent.Status, now time.Time) {
 		}
 		row("", "loaded sha256 %s; last known good: %s", abbrev(t.Loaded), t.LastGood)
 	}
+	pair.print(w, now, row)
 }
 
 func when(t, now time.Time) string {

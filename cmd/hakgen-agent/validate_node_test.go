@@ -54,9 +54,15 @@ func (v *validateNode) write(t *testing.T, yaml string) {
 // systemd (so the limit is this process's). It returns exit code and output.
 func (v *validateNode) validate(t *testing.T, fdLimit string, args ...string) (int, string) {
 	t.Helper()
+	return v.agent(t, fdLimit, append([]string{"validate", "--state", v.state, "--agent-path", v.bin}, args...)...)
+}
+
+// agent runs hakgen-agent with args in the node's namespaces, as validate
+// does.
+func (v *validateNode) agent(t *testing.T, fdLimit string, args ...string) (int, string) {
+	t.Helper()
 	script := `mount -t tmpfs tmpfs /run && ulimit -Sn 1024 && ulimit -Hn "$1" && shift && exec "$@"`
-	argv := append([]string{"--mount", "--propagation", "private", "--", "/bin/bash", "-c", script, "sh", fdLimit, v.bin, "validate",
-		"--state", v.state, "--agent-path", v.bin}, args...)
+	argv := append([]string{"--mount", "--propagation", "private", "--", "/bin/bash", "-c", script, "sh", fdLimit, v.bin}, args...)
 	cmd := exec.Command(v.unshare, argv...)
 	var out []byte
 	var err error
