@@ -126,15 +126,16 @@ func ServerSessions(ctx context.Context, m *haproxy.Master, name string) (Sessio
 	out := Sessions{ByBackend: map[string]int{}}
 	workers := append(slices.Clone(procs.Workers), procs.OldWorkers...)
 	for i, p := range workers {
+		old := i >= len(procs.Workers)
 		answer, err := m.Process(ctx, p.PID, "show stat -1 4 -1")
-		if err != nil {
-			if i >= len(procs.Workers) {
-				continue // an old worker that ended meanwhile
-			}
-			return Sessions{}, err
+		var all map[string]map[string]int
+		if err == nil {
+			all, err = haproxy.ParseSessions(answer)
 		}
-		all, err := haproxy.ParseSessions(answer)
-		if err != nil {
+		switch {
+		case err != nil && old:
+			continue // an old worker ending meanwhile answers nothing, or not at all
+		case err != nil:
 			return Sessions{}, fmt.Errorf("worker %d: %w", p.PID, err)
 		}
 		for backend, servers := range all {
@@ -143,7 +144,7 @@ func ServerSessions(ctx context.Context, m *haproxy.Master, name string) (Sessio
 				continue
 			}
 			out.ByBackend[backend] += n
-			if i >= len(procs.Workers) {
+			if old {
 				out.InOldWorkers += n
 			}
 		}
