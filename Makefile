@@ -5,6 +5,7 @@
 #   make deb    build dist/hakgen-agent_<version>_<arch>.deb (amd64, arm64)
 #   make lab    run the HA lab (root): every scenario, failovers 3 times;
 #               SCENARIO=name runs one; the table goes to lab-results.json
+#   make bench  run every benchmark (about 20 minutes) and write BENCHMARKS.md
 
 GO        ?= go
 BIN       := bin/hakgen-agent
@@ -29,7 +30,7 @@ ifneq ($(CI),)
 export HAKGEN_REQUIRE_TOOLS := 1
 endif
 
-.PHONY: run test build deps vet tidy clean lab
+.PHONY: run test build deps vet tidy clean lab bench
 
 run:
 	@$(GO) run ./cmd/hakgen-agent render
@@ -75,6 +76,10 @@ lab: deps
 	HAKGEN_REQUIRE_TOOLS=1 $(GO) test -count=1 -timeout 60m -v \
 		-run '^TestLab$$$(if $(SCENARIO),/^$(SCENARIO)$$)' ./lab \
 		-args -lab.runs=$(LAB_RUNS) -lab.results=$(CURDIR)/lab-results.json $(if $(LAB_LOGS),-lab.logs=$(abspath $(LAB_LOGS)))
+# Not part of test: it takes about 20 minutes and its figures depend on
+# the machine. BENCH_* variables tune it (see bench/bench.sh).
+bench:
+	bash bench/bench.sh -o BENCHMARKS.md
 
 # Debian packages of hakgen-agent, one per architecture, built with nfpm
 # (a Go tool pinned in go.mod) into $(DIST). The version rule is in

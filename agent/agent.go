@@ -10,10 +10,12 @@
 // each Target renders the file, stops when the bytes equal the file on
 // disk, stages the new bytes in a hidden file beside the target, checks the
 // staged file (`haproxy -c`), keeps a last-known-good copy of the running
-// file, renames the staged file over the target and reloads the service.
-// Every fallible step before the rename leaves the target untouched; when
-// the reload fails, the last-known-good copy is restored and the service
-// reloaded again.
+// file, renames the staged file over the target and reloads the service,
+// or, when the target has a Runtime and the change allows, applies it to
+// the running service without a reload (HAProxy's servers). Every
+// fallible step before the rename leaves the target untouched; a runtime
+// change that fails is followed by a reload; when the reload fails, the
+// last-known-good copy is restored and the service reloaded again.
 package agent
 
 import (
@@ -79,6 +81,10 @@ type Target struct {
 	Checker Checker
 	// Reloader makes the service load Path again.
 	Reloader Reloader
+	// Runtime, when set, applies a new file to the running service without
+	// a reload where the difference allows; the Reloader does the rest.
+	// nil reloads every change.
+	Runtime Runtime
 }
 
 // Defaults of Config.

@@ -58,6 +58,20 @@ type targetResult struct {
 	Err error
 	// Note explains an owed reload, which is no failure.
 	Note string
+	// How the new file came to run (HowReload, HowRuntime, HowNone); ""
+	// when nothing was installed or reloaded.
+	How string
+	// Change is what the Runtime changed (How is HowRuntime).
+	Change string
+	// ReloadReason is why the Runtime did not apply the file, so that it
+	// was reloaded instead: the difference needs a reload, or the runtime
+	// change failed (RuntimeFailed).
+	ReloadReason string
+	// Runtime is the time spent in the Runtime.
+	Runtime time.Duration
+	// RuntimeUpdates counts files the Runtime applied without a reload;
+	// RuntimeFailed those it failed to apply, reloaded instead.
+	RuntimeUpdates, RuntimeFailed int
 }
 
 // action is what a prepared step still has to do to its target.
@@ -78,6 +92,11 @@ type step struct {
 	staged *atomicfile.Staged
 	action action
 	res    targetResult
+	// running is cur when the service is known to run it; nil when not
+	// known (then a change is reloaded, never applied at runtime).
+	running []byte
+	// installed is set once the new file replaced the target.
+	installed bool
 }
 
 // discard removes the staged file unless it was installed.
@@ -112,6 +131,9 @@ func (a *Agent) prepare(ctx context.Context, t *target, s *state.State) *step {
 	}
 	if st.cur, err = readTarget(t.Path); err != nil {
 		return st.fail(OutcomeError, err)
+	}
+	if st.cur != nil && !t.pending(st.cur) {
+		st.running = st.cur
 	}
 	if bytes.Equal(want, st.cur) {
 		st.res.Outcome = OutcomeUnchanged
@@ -186,7 +208,7 @@ func (a *Agent) install(st *step) {
 		return
 	}
 	a.at(pointRenamed)
-	st.action = actionReload
+	st.action, st.installed = actionReload, true
 }
 
 // stagedError is a checker's error about a staged file, told as about the

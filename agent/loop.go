@@ -208,6 +208,7 @@ func (l *loop) report(trigger string, r result) {
 	})
 	switch r.Outcome {
 	case OutcomeReverted, OutcomeBroken:
+		l.reportRuntime(log, r)
 		l.loggedErr = string(r.Outcome) + r.Err.Error()
 		log.Error("reload failed", zap.String("outcome", string(r.Outcome)), zap.Error(r.Err))
 		return
@@ -224,13 +225,42 @@ func (l *loop) report(trigger string, r result) {
 	l.once(&l.loggedOwed, r.notes(), func() {
 		log.Info("reload owed, retried", zap.String("hash", short(r.Hash)), zap.String("why", l.loggedOwed))
 	})
+	l.reportRuntime(log, r)
 	if r.changed() {
 		check, reload := r.durations()
 		log.Info("applied", zap.String("hash", short(r.Hash)), zap.Duration("took", r.Took),
-			zap.Duration("check", check), zap.Duration("reload", reload))
+			zap.Duration("check", check), zap.Duration("reload", reload), zap.Strings("how", r.hows()))
 		return
 	}
 	log.Debug("unchanged", zap.String("hash", short(r.Hash)), zap.Duration("took", r.Took))
+}
+
+// reportRuntime logs each target whose new file was changed at runtime,
+// or reloaded instead, with what changed or why it was reloaded. Each
+// line is about one new file, so it is logged once.
+func (l *loop) reportRuntime(log *zap.Logger, r result) {
+	for i, tr := range r.Targets {
+		name := zap.String("target", l.targets[i].Name)
+		switch {
+		case tr.How == HowRuntime:
+			log.Info("changed without a reload", name, zap.String("change", tr.Change), zap.Duration("took", tr.Runtime))
+		case tr.RuntimeFailed > 0:
+			log.Warn("the change failed at runtime; reloaded instead", name, zap.String("error", tr.ReloadReason))
+		case tr.ReloadReason != "":
+			log.Info("reloaded: the change needs a reload", name, zap.String("why", tr.ReloadReason))
+		}
+	}
+}
+
+// hows lists how each target's new file came to run, for the log.
+func (r result) hows() []string {
+	var out []string
+	for _, t := range r.Targets {
+		if t.How != "" {
+			out = append(out, t.How)
+		}
+	}
+	return out
 }
 
 func failureMessage(o Outcome) string {

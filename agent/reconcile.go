@@ -62,7 +62,7 @@ func (a *Agent) reconcileOnce(ctx context.Context) result {
 		}
 		for _, st := range steps {
 			if st.action == actionReload {
-				st.res = a.reload(ctx, st.t, st.want, st.res, res.Hash)
+				st.res = a.apply(ctx, st, res.Hash)
 			}
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hakgen/hakgen/haproxy"
+	"github.com/hakgen/hakgen/haproxy/serverplan"
 	"github.com/hakgen/hakgen/systemd"
 )
 
@@ -111,15 +112,20 @@ func (r *SystemdReloader) verify(ctx context.Context) error {
 // Close releases the bus connection.
 func (r *SystemdReloader) Close() { r.unit.Close() }
 
-// ServerStateReloader saves HAProxy's servers' state (health, addresses)
-// right before each reload, into the file haproxy.cfg loads it from
-// (server-state-file), so that the new worker starts with what the old one
-// learnt: a server that was DOWN stays out instead of taking connections
-// until its first check fails.
+// ServerStateReloader saves HAProxy's servers' state (health, addresses,
+// drains) right before each reload, into the file haproxy.cfg loads it
+// from (server-state-file), so that the new worker starts with what the
+// old one learnt: a server that was DOWN stays out instead of taking
+// connections until its first check fails, and a server drained with
+// `hakgen-agent drain` stays drained. The state is rewritten for Config,
+// the haproxy.cfg the reload loads (see serverplan.CarryServerState): a
+// server the new file moves or re-weights starts from the file, not from
+// what the old worker ran.
 type ServerStateReloader struct {
 	Reloader
 	Master *haproxy.Master
-	Path   string
+	Path   string // the server-state file
+	Config string // the haproxy.cfg the reload loads
 	Log    *zap.Logger
 }
 
@@ -127,9 +133,12 @@ type ServerStateReloader struct {
 // HAProxy running, say) does not stop the reload: the new worker then
 // starts from the last saved state.
 func (r ServerStateReloader) Reload(ctx context.Context) error {
-	err := haproxy.SaveServerState(ctx, r.Master, r.Path)
-	if err != nil && !errors.Is(err, haproxy.ErrMasterUnavailable) {
+	notes, err := serverplan.SaveServerState(ctx, r.Master, r.Path, r.Config)
+	switch {
+	case err != nil && !errors.Is(err, haproxy.ErrMasterUnavailable):
 		r.Log.Warn("cannot save the servers' state before the reload; the new worker starts from the last saved one", zap.Error(err))
+	case len(notes) > 0:
+		r.Log.Info("servers the new configuration changes start from it, not from their saved state", zap.Strings("servers", notes))
 	}
 	return r.Reloader.Reload(ctx)
 }

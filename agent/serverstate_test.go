@@ -2,8 +2,10 @@ package agent_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -55,7 +57,7 @@ func TestReloadKeepsAServerDown(t *testing.T) {
 	waitOpState(t, ctx, in.Master, "w1", "0")
 
 	r := agent.ServerStateReloader{Reloader: haproxy.NewMasterReloader(in.Master, zaptest.NewLogger(t)),
-		Master: in.Master, Path: filepath.Join(sockDir, "server-state"), Log: zaptest.NewLogger(t)}
+		Master: in.Master, Path: filepath.Join(sockDir, "server-state"), Config: cfgPath, Log: zaptest.NewLogger(t)}
 	if err := r.Reload(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -67,6 +69,88 @@ func TestReloadKeepsAServerDown(t *testing.T) {
 			t.Errorf("connection %d after the reload: %q, %v; want w2", i, got, err)
 		}
 	}
+}
+
+// TestReloadCarriesServerState: across a reload that loads a new file, a
+// server the file moves to another backend port runs at the new port
+// (HAProxy alone would keep the saved one), and a server drained on the CLI
+// (as `hakgen-agent drain` does) that the file does not change stays
+// drained.
+func TestReloadCarriesServerState(t *testing.T) {
+	tooltest.Need(t, "haproxy")
+	oldPort, _ := agenttest.TCPBackends(t, "w1-old", "w2-old")
+	newPort, _ := agenttest.TCPBackends(t, "w1-new", "w2-new")
+	apiPort, _ := agenttest.TCPBackends(t, "cp1")
+	s := agenttest.State{
+		APIPort: haproxytest.FreePort(t), APIBackendPort: apiPort,
+		ControlPlanes: []agenttest.Server{{Name: "cp1", Address: "127.0.0.2"}},
+		HTTPPort:      haproxytest.FreePort(t), HTTPBackendPort: oldPort,
+		HTTPSPort: haproxytest.FreePort(t), HTTPSBackendPort: oldPort,
+		Workers:   []agenttest.Server{{Name: "w1", Address: "127.0.0.2"}, {Name: "w2", Address: "127.0.0.3"}},
+		StatsPort: haproxytest.FreePort(t),
+	}
+	sockDir, err := os.MkdirTemp("", "hakgen-state-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(sockDir) })
+	renderFn := agenttest.LoopbackRender(filepath.Join(sockDir, "admin.sock"))
+	cfgPath := filepath.Join(t.TempDir(), "haproxy.cfg")
+	writeFile(t, cfgPath, renderState(t, renderFn, s))
+	in := haproxytest.Start(t, cfgPath)
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	if _, err := in.Master.Worker(ctx, "set server ingress-https/w2 state drain"); err != nil {
+		t.Fatal(err)
+	}
+
+	s.HTTPBackendPort = newPort // ingress-http's servers move; ingress-https's stay
+	writeFile(t, cfgPath, renderState(t, renderFn, s))
+	r := agent.ServerStateReloader{Reloader: haproxy.NewMasterReloader(in.Master, zaptest.NewLogger(t)),
+		Master: in.Master, Path: filepath.Join(sockDir, "server-state"), Config: cfgPath, Log: zaptest.NewLogger(t)}
+	if err := r.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	w, err := haproxy.CurrentWorker(ctx, in.Master)
+	if err != nil {
+		t.Fatal(err)
+	}
+	states, err := w.ServersState(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, st := range states {
+		if st.Backend == "ingress-http" || st.Backend == "ingress-https" {
+			got = append(got, fmt.Sprintf("%s/%s:%d %s", st.Backend, st.Name, st.Port, st.Admin))
+		}
+	}
+	want := []string{
+		fmt.Sprintf("ingress-http/w1:%d ready", newPort), fmt.Sprintf("ingress-http/w2:%d ready", newPort),
+		fmt.Sprintf("ingress-https/w1:%d ready", oldPort), fmt.Sprintf("ingress-https/w2:%d drain", oldPort),
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("after the reload:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+	for i := range 4 {
+		if got, err := haproxytest.Ask(loopback(s.HTTPPort)); err != nil || !strings.HasSuffix(strings.TrimSpace(got), "-new") {
+			t.Errorf("connection %d after the reload: %q, %v; want a server on the new port", i, got, err)
+		}
+	}
+}
+
+// renderState renders s with renderFn.
+func renderState(t *testing.T, renderFn func(*state.State) ([]byte, error), s agenttest.State) []byte {
+	t.Helper()
+	st, _, err := state.Parse("state.yaml", s.YAML())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := renderFn(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }
 
 // opState is a server's srv_op_state in the current worker's `show servers

@@ -44,8 +44,11 @@ type Reconcile struct {
 	TookSeconds   float64   `json:"tookSeconds"`
 	CheckSeconds  float64   `json:"checkSeconds"`  // time in the checkers (haproxy -c)
 	ReloadSeconds float64   `json:"reloadSeconds"` // time in the reloaders, rollback included
-	Warnings      []string  `json:"warnings,omitempty"`
-	Error         string    `json:"error,omitempty"`
+	// RuntimeSeconds is the time spent changing running services without a
+	// reload (HAProxy's Runtime API).
+	RuntimeSeconds float64  `json:"runtimeSeconds"`
+	Warnings       []string `json:"warnings,omitempty"`
+	Error          string   `json:"error,omitempty"`
 }
 
 // Failure is a reconcile that failed.
@@ -61,9 +64,10 @@ type Counts struct {
 	Reloads       int `json:"reloads"`       // successful, rollbacks' included
 	ReloadsFailed int `json:"reloadsFailed"` // failed, rollbacks' included
 	Rollbacks     int `json:"rollbacks"`     // last-known-good restored and reloaded
-	// RuntimeUpdates counts server changes applied through HAProxy's
-	// Runtime API without a reload, RuntimeFallbacks those that fell back
-	// to a reload.
+	// RuntimeUpdates counts new files applied to their running service
+	// without a reload (HAProxy's servers, through its Runtime API);
+	// RuntimeFallbacks those whose runtime change failed and which were
+	// reloaded instead.
 	RuntimeUpdates   int `json:"runtimeUpdates"`
 	RuntimeFallbacks int `json:"runtimeFallbacks"`
 	// Targets has the same per target, with its reconciles by outcome.
@@ -94,6 +98,15 @@ type TargetStatus struct {
 	// Reason says why the last reconcile's state is not (yet) what runs:
 	// why the file was refused or held back, or why its reload is owed.
 	Reason string `json:"reason,omitempty"`
+	// How the last reconcile's new file came to run: reload, runtime
+	// (changed in the running service, no reload) or none (nothing the
+	// service runs differed); empty when it installed none.
+	How string `json:"how,omitempty"`
+	// Change is what a runtime change changed ("kube-api: +cp4").
+	Change string `json:"change,omitempty"`
+	// ReloadReason is why a new file was reloaded rather than changed at
+	// runtime: the difference needs a reload, or the runtime change failed.
+	ReloadReason string `json:"reloadReason,omitempty"`
 }
 
 // Describe tells in words what runs from this file.
@@ -106,7 +119,15 @@ func (t TargetStatus) Describe() string {
 		}
 	}
 	switch t.Outcome {
-	case OutcomeUnchanged, OutcomeApplied:
+	case OutcomeApplied:
+		switch t.How {
+		case HowRuntime:
+			return t.Path + " applied without a reload (" + t.Change + "): " + runs
+		case HowNone:
+			return t.Path + " applied, nothing to reload: " + runs
+		}
+		return t.Path + " applied: " + runs
+	case OutcomeUnchanged:
 		return t.Path + " " + string(t.Outcome) + ": " + runs
 	case OutcomeOwed:
 		return t.Path + " installed, reload owed: " + firstLine(t.Reason)
@@ -180,6 +201,9 @@ func (b *statusBook) record(trigger string, r result, targets []*target) *Status
 	for _, t := range r.Targets {
 		rec.CheckSeconds += t.Check.Seconds()
 		rec.ReloadSeconds += t.Reload.Seconds()
+		rec.RuntimeSeconds += t.Runtime.Seconds()
+		st.Counts.RuntimeUpdates += t.RuntimeUpdates
+		st.Counts.RuntimeFallbacks += t.RuntimeFailed
 	}
 	ok, failed := r.reloads()
 	st.Counts.Reconciles++
@@ -206,6 +230,7 @@ func (b *statusBook) record(trigger string, r result, targets []*target) *Status
 		if i < len(r.Targets) {
 			tr := r.Targets[i]
 			ts.Outcome, ts.Reason = tr.Outcome, tr.Note
+			ts.How, ts.Change, ts.ReloadReason = tr.How, tr.Change, tr.ReloadReason
 			if tr.Err != nil {
 				ts.Reason = tr.Err.Error()
 			}

@@ -52,10 +52,12 @@ var debFiles = map[string]string{
 	"./usr/share/man/man8/hakgen-agent-completion-powershell.8.gz": "-rw-r--r--",
 	"./usr/share/man/man8/hakgen-agent-doctor.8.gz":                "-rw-r--r--",
 	"./usr/share/man/man8/hakgen-agent-drill.8.gz":                 "-rw-r--r--",
+	"./usr/share/man/man8/hakgen-agent-drain.8.gz":                 "-rw-r--r--",
 	"./usr/share/man/man8/hakgen-agent-notify.8.gz":                "-rw-r--r--",
 	"./usr/share/man/man8/hakgen-agent-render.8.gz":                "-rw-r--r--",
 	"./usr/share/man/man8/hakgen-agent-run.8.gz":                   "-rw-r--r--",
 	"./usr/share/man/man8/hakgen-agent-status.8.gz":                "-rw-r--r--",
+	"./usr/share/man/man8/hakgen-agent-undrain.8.gz":               "-rw-r--r--",
 	"./usr/share/man/man8/hakgen-agent-validate.8.gz":              "-rw-r--r--",
 	"./usr/share/man/man8/hakgen-agent-version.8.gz":               "-rw-r--r--",
 }

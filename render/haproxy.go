@@ -39,15 +39,28 @@ func word(v any) (string, error) {
 	return s, nil
 }
 
-// words checks a line of space-separated words: each one must be safe.
-func words(line string) (string, error) {
-	for _, w := range strings.Split(line, " ") {
-		if _, err := word(w); err != nil {
-			return "", err
+// safeWord is word for a string, without the conversion: serverLines
+// checks every name and address with it.
+func safeWord(s string) error {
+	for i := 0; i < len(s); i++ {
+		if !safeByte[s[i]] {
+			return fmt.Errorf("refusing to write %q into a configuration file: not a single safe word", s)
 		}
 	}
-	return line, nil
+	if s == "" {
+		return fmt.Errorf("refusing to write %q into a configuration file: not a single safe word", s)
+	}
+	return nil
 }
+
+// safeByte is unsafeRune's complement for single bytes (every byte of a
+// multi-byte rune is unsafe).
+var safeByte = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = c < 0x80 && !unsafeRune(rune(c))
+	}
+	return t
+}()
 
 func unsafeRune(r rune) bool {
 	switch {
@@ -95,9 +108,24 @@ func HAProxyWith(s *state.State, opts HAProxyOptions) ([]byte, error) {
 
 // addr formats a server address for HAProxy: IPv6 in brackets.
 func addr(host string, port int) string {
-	p := strconv.Itoa(port)
-	if a, err := netip.ParseAddr(host); err == nil && a.Is6() {
-		return "[" + host + "]:" + p
+	var b strings.Builder
+	writeAddr(&b, host, strconv.Itoa(port))
+	return b.String()
+}
+
+// writeAddr writes host:port, an IPv6 host in brackets. Only a host with
+// a colon can be IPv6: the others need no parsing.
+func writeAddr(b *strings.Builder, host, port string) {
+	if strings.IndexByte(host, ':') >= 0 {
+		if a, err := netip.ParseAddr(host); err == nil && a.Is6() {
+			b.WriteByte('[')
+			b.WriteString(host)
+			b.WriteString("]:")
+			b.WriteString(port)
+			return
+		}
 	}
-	return host + ":" + p
+	b.WriteString(host)
+	b.WriteByte(':')
+	b.WriteString(port)
 }

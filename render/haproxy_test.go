@@ -104,7 +104,7 @@ var allowedWarning = regexp.MustCompile(`could not resolve address`)
 // withServerState copies the haproxy.cfg at path into dir with its
 // server-state file moved into dir too, created as the agent creates it
 // before HAProxy or a check reads it, and returns the copy's path.
-func withServerState(t *testing.T, path, dir string) string {
+func withServerState(t testing.TB, path, dir string) string {
 	t.Helper()
 	cfg, err := os.ReadFile(path)
 	if err != nil {

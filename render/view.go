@@ -3,6 +3,7 @@ package render
 import (
 	"cmp"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -58,7 +59,18 @@ type proxy struct {
 	Inspect string // inspectTLS, inspectData or "" (extra ports: any protocol)
 	Quiet   bool   // log only abnormal connections (ingress: one line per request would flood journald)
 	Readyz  bool   // HTTPS GET /readyz health check
-	Servers []string
+	// Servers are the backend's server lines, each after a line break and
+	// its indentation, checked word by word (see serverLines).
+	Servers string
+	servers serverSet // what Servers is rendered from
+}
+
+// serverSet is a backend's servers: a list of the state, their port, and
+// the keywords of each line.
+type serverSet struct {
+	list []state.Server
+	port int
+	opts []string
 }
 
 type statsView struct {
@@ -116,7 +128,7 @@ func proxies(s *state.State) ([]proxy, error) {
 	ps := []proxy{{
 		Comment: "Kubernetes API: TLS passes through to the API servers.",
 		Name:    "kube-api", Port: api.Port, MaxConn: s.FrontendMaxConn(state.FrontendAPIServer), Inspect: inspectTLS,
-		Readyz: api.HealthCheck == state.HealthCheckReadyz, Servers: serverLines(s.ControlPlanes, api.BackendPort, apiOpts),
+		Readyz: api.HealthCheck == state.HealthCheckReadyz, servers: serverSet{s.ControlPlanes, api.BackendPort, apiOpts},
 	}}
 	if len(s.Workers) > 0 {
 		opts := down
@@ -127,10 +139,10 @@ func proxies(s *state.State) ([]proxy, error) {
 		ps = append(ps,
 			proxy{Comment: "Ingress HTTP: passed through to the ingress controller.",
 				Name: "ingress-http", Port: in.HTTP.Port, MaxConn: s.FrontendMaxConn(state.FrontendHTTP), Inspect: inspectData, Quiet: true,
-				Servers: serverLines(s.Workers, in.HTTP.BackendPort, opts)},
+				servers: serverSet{s.Workers, in.HTTP.BackendPort, opts}},
 			proxy{Comment: "Ingress HTTPS: TLS passes through to the ingress controller.",
 				Name: "ingress-https", Port: in.HTTPS.Port, MaxConn: s.FrontendMaxConn(state.FrontendHTTPS), Inspect: inspectTLS, Quiet: true,
-				Servers: serverLines(s.Workers, in.HTTPS.BackendPort, opts)},
+				servers: serverSet{s.Workers, in.HTTPS.BackendPort, opts}},
 		)
 	}
 	for _, x := range s.ExtraPorts {
@@ -140,26 +152,51 @@ func proxies(s *state.State) ([]proxy, error) {
 		}
 		ps = append(ps, proxy{Comment: "Extra TCP passthrough port.",
 			Name: "extra-" + x.Name, Port: x.Port, MaxConn: s.FrontendMaxConn(state.FrontendExtraPort),
-			Servers: serverLines(group, x.BackendPort, down)})
+			servers: serverSet{group, x.BackendPort, down}})
 	}
-	for _, p := range ps {
-		for _, line := range p.Servers {
-			if _, err := words(line); err != nil {
-				return nil, err
-			}
+	for i := range ps {
+		lines, err := serverLines(ps[i].servers)
+		if err != nil {
+			return nil, err
 		}
+		ps[i].Servers = lines
 	}
 	return ps, nil
 }
 
-// serverLines renders one server line per server; words checks them.
-func serverLines(list []state.Server, port int, opts []string) []string {
-	suffix := " " + strings.Join(opts, " ")
-	out := make([]string, len(list))
-	for i, srv := range list {
-		out[i] = "server " + srv.Name + " " + addr(srv.Address, port) + suffix
+// serverLines renders one server line per server, each after a line
+// break and its indentation. Every name and address must be a single safe
+// word (safeWord); the other words are constants.
+//
+// A weight other than 1 is written as `weight N`. A drained server is
+// `weight 0`: HAProxy has no drain keyword for a server line (`disabled`
+// is maintenance: no checks, and its sessions cut by on-marked-down),
+// while weight 0 does what `set server ... state drain` does for TCP: the
+// server is still checked, keeps its established connections and gets no
+// new one. Written in the file, it holds across restarts; the runtime path
+// applies it as `set server ... weight 0`, and undrains with the weight of
+// the file, so a server reads the same in `show servers state` whether it
+// was drained at runtime or loaded drained.
+func serverLines(set serverSet) (string, error) {
+	suffix := " " + strings.Join(set.opts, " ")
+	p := strconv.Itoa(set.port)
+	var b strings.Builder
+	b.Grow(len(set.list) * (len("\n    server  :") + 32 + len(p) + len(suffix)))
+	for _, srv := range set.list {
+		if err := errors.Join(safeWord(srv.Name), safeWord(srv.Address)); err != nil {
+			return "", err
+		}
+		b.WriteString("\n    server ")
+		b.WriteString(srv.Name)
+		b.WriteByte(' ')
+		writeAddr(&b, srv.Address, p)
+		b.WriteString(suffix)
+		if w := srv.HAProxyWeight(); w != state.DefaultWeight {
+			b.WriteString(" weight ")
+			b.WriteString(strconv.Itoa(w))
+		}
 	}
-	return out
+	return b.String(), nil
 }
 
 func slicesClone(s []string) []string { return append([]string(nil), s...) }

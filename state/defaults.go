@@ -43,6 +43,13 @@ const (
 // fillDefaults sets the defaults that depend on other fields or on an
 // optional section being present.
 func (s *State) fillDefaults() {
+	for _, list := range [][]Server{s.ControlPlanes, s.Workers} {
+		for i := range list {
+			if w := list[i].Weight; w != nil && *w == DefaultWeight {
+				list[i].Weight = nil // the canonical form of the default (see Server.Weight)
+			}
+		}
+	}
 	for i := range s.ExtraPorts {
 		p := &s.ExtraPorts[i]
 		if p.BackendPort == 0 && !s.has(indexed("extraPorts", i)+".backendPort") {

@@ -22,7 +22,7 @@ func TestInputIsQuotedInMessages(t *testing.T) {
 	want := []string{
 		`state.yaml:3:1: "bad\nstate.yaml:1:1: forged\x1b[31m": unknown field (expected one of apiServer, cluster, controlPlanes, extraPorts, floatingIP, haproxy, hcloud, ingress, keepalived, loadBalancers, stats, workers)`,
 		`state.yaml:4:19: apiServer.port: expected a whole number, got the number "6\x1b[2J"`,
-		`state.yaml:6:36: workers[0]."a.b": unknown field (expected one of address, name)`,
+		`state.yaml:6:36: workers[0]."a.b": unknown field (expected one of address, drain, name, weight)`,
 	}
 	if err == nil {
 		t.Fatal("parsed without error")

@@ -2,6 +2,7 @@ package state_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io/fs"
 	"os"
@@ -355,5 +356,54 @@ func TestPublicStatsWithoutAuthWarns(t *testing.T) {
 	want := `warning: state.yaml:3:15: stats.bind: "198.51.100.7:8404" is not a private address and stats has no authentication: anyone who reaches it sees the stats page and metrics (expected a private address, or stats.user and stats.passwordFile)`
 	if len(warnings) != 1 || warnings[0].Error() != want {
 		t.Errorf("warnings %v, want:\n%s", warnings, want)
+	}
+}
+
+// TestServerWeightAndDrain: a weight left out is 1 (for a server built in
+// code too), written as 1 it hashes as left out, and a server at its
+// defaults hashes as its name and address alone; another weight or a
+// drain change the hash.
+func TestServerWeightAndDrain(t *testing.T) {
+	parse := func(servers string) *state.State {
+		t.Helper()
+		s, _, err := state.Parse("state.yaml", []byte("controlPlanes:\n"+servers))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	plain := parse("  - {name: cp1, address: 10.0.0.11}\n")
+	if w := plain.ControlPlanes[0].EffectiveWeight(); w != state.DefaultWeight {
+		t.Errorf("weight left out: %d, want %d", w, state.DefaultWeight)
+	}
+	if parse("  - {name: cp1, address: 10.0.0.11, weight: 1, drain: false}\n").Hash() != plain.Hash() {
+		t.Error("weight 1 and drain false written out change the hash")
+	}
+	data, err := json.Marshal(plain.ControlPlanes[0])
+	if err != nil || string(data) != `{"name":"cp1","address":"10.0.0.11"}` {
+		t.Errorf("a server at its defaults hashes as %s (%v), want its name and address alone", data, err)
+	}
+	for _, other := range []string{"weight: 2", "weight: 0", "drain: true"} {
+		s := parse("  - {name: cp1, address: 10.0.0.11, " + other + "}\n")
+		if s.Hash() == plain.Hash() {
+			t.Errorf("%s does not change the hash", other)
+		}
+	}
+	built, _, err := state.FromServers("flags", []state.Server{{Name: "cp1", Address: "10.0.0.11"}}, nil)
+	if err != nil || built.ControlPlanes[0].EffectiveWeight() != state.DefaultWeight {
+		t.Errorf("a server built in code: %+v, %v; want weight %d", built.ControlPlanes, err, state.DefaultWeight)
+	}
+}
+
+// TestEveryServerDrainedWarns: a list whose servers all take no new
+// connection is accepted, with a warning at the list.
+func TestEveryServerDrainedWarns(t *testing.T) {
+	_, warnings, err := state.Parse("state.yaml", []byte("controlPlanes:\n  - {name: cp1, address: 10.0.0.11}\n"+
+		"workers:\n  - {name: w1, address: 10.0.0.21, drain: true}\n  - {name: w2, address: 10.0.0.22, weight: 0}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0].Error(), "state.yaml:4:3: workers: every one of the workers is drained or has weight 0") {
+		t.Errorf("warnings %v, want one at workers", warnings)
 	}
 }

@@ -42,7 +42,24 @@ type State struct {
 type Server struct {
 	Name    string `yaml:"name" json:"name"`       // lowercase DNS label, unique in its list
 	Address string `yaml:"address" json:"address"` // IPv4, IPv6 or DNS name
+	// Weight is the server's share of new connections relative to the
+	// others of its list, 0 to 256; nil is DefaultWeight (see
+	// EffectiveWeight). Loading a state leaves a weight equal to the
+	// default nil, so that a server at its defaults hashes the same whether
+	// or not they are written, and as its name and address alone: an agent
+	// renders the same bytes for the same state (the hash is in
+	// haproxy.cfg's first line) whichever fields the file spells out.
+	Weight *int `yaml:"weight" json:"weight,omitempty"`
+	// Drain keeps the server configured and health-checked but sends it no
+	// new connection; established ones stay.
+	Drain bool `yaml:"drain" json:"drain,omitempty"`
 }
+
+// DefaultWeight is a server's weight when the state gives none.
+const DefaultWeight = 1
+
+// MaxWeight is the highest weight HAProxy takes.
+const MaxWeight = 256
 
 // Health checks of the API servers.
 const (

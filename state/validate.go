@@ -3,6 +3,7 @@ package state
 import (
 	"net/netip"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -73,7 +74,34 @@ func (v *validator) servers(list string, servers []Server) {
 		if v.address(path+".address", srv.Address) {
 			v.uniqueAddr(addrs, path+".address", srv.Address)
 		}
+		if w := srv.EffectiveWeight(); w < 0 || w > MaxWeight {
+			v.errorf(path+".weight", "%d is not a weight (expected 0 to %d; 0 sends the server no new connection, as drain: true does)", w, MaxWeight)
+		}
 	}
+	if len(servers) > 0 && !slices.ContainsFunc(servers, Server.Routed) {
+		v.warnf(list, "every one of the %s is drained or has weight 0: its frontends send no new connection anywhere (expected at least one server taking connections)", list)
+	}
+}
+
+// Routed reports whether the server takes new connections: not drained,
+// and a weight above 0.
+func (srv Server) Routed() bool { return srv.HAProxyWeight() > 0 }
+
+// EffectiveWeight is the server's weight: Weight, or DefaultWeight.
+func (srv Server) EffectiveWeight() int {
+	if srv.Weight == nil {
+		return DefaultWeight
+	}
+	return *srv.Weight
+}
+
+// HAProxyWeight is the weight haproxy.cfg gives the server: 0 when
+// drained, else EffectiveWeight.
+func (srv Server) HAProxyWeight() int {
+	if srv.Drain {
+		return 0
+	}
+	return srv.EffectiveWeight()
 }
 
 // unique reports value when an earlier entry of the same list had it.

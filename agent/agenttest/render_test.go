@@ -1,6 +1,7 @@
 package agenttest_test
 
 import (
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -20,7 +21,8 @@ func TestLoopbackRender(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := agenttest.LoopbackRender("/tmp/x/admin.sock")(s)
+	admin := filepath.Join(t.TempDir(), "admin.sock")
+	cfg, err := agenttest.LoopbackRender(admin)(s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +41,7 @@ func TestLoopbackRender(t *testing.T) {
 			t.Errorf("bind %q is not on loopback", b[1])
 		}
 	}
-	if !strings.Contains(text, "\n    stats socket /tmp/x/admin.sock mode 660 level admin") {
+	if !strings.Contains(text, "\n    stats socket "+admin+" mode 660 level admin") {
 		t.Error("the stats socket was not moved")
 	}
 }

@@ -6,7 +6,30 @@ import (
 )
 
 // Server is a backend of a State.
-type Server struct{ Name, Address string }
+type Server struct {
+	Name, Address string
+	Weight        *int // nil: left out of the file (weight 1)
+	Drain         bool
+}
+
+// Weight returns a pointer to w, for Server.Weight.
+func Weight(w int) *int { return &w }
+
+// Routed reports whether the server takes new connections: not drained,
+// and a weight above 0.
+func (s Server) Routed() bool { return s.HAProxyWeight() > 0 }
+
+// HAProxyWeight is the weight haproxy.cfg gives the server: 0 when
+// drained.
+func (s Server) HAProxyWeight() int {
+	switch {
+	case s.Drain:
+		return 0
+	case s.Weight != nil:
+		return *s.Weight
+	}
+	return 1
+}
 
 // State builds a state.yaml for a test HAProxy on loopback: every port is
 // given, so nothing needs privileges; the ingress frontends exist only with
@@ -22,6 +45,10 @@ type State struct {
 	// Extra are extra passthrough ports to the control planes (on the same
 	// backend port as the API), e.g. to provoke a reload that fails.
 	Extra []int
+	// MaxConn and HardStopAfter are haproxy.maxconn and hardStopAfter; 200
+	// and 5s when zero.
+	MaxConn       int
+	HardStopAfter string
 }
 
 // YAML renders the state file.
@@ -41,16 +68,30 @@ func (s State) YAML() []byte {
 		}
 	}
 	fmt.Fprintf(&b, "stats: {bind: 127.0.0.1:%d}\n", s.StatsPort)
-	b.WriteString("haproxy: {maxconn: 200, hardStopAfter: 5s}\n")
+	fmt.Fprintf(&b, "haproxy: {maxconn: %d, hardStopAfter: %s}\n", orInt(s.MaxConn, 200), or(s.HardStopAfter, "5s"))
 	return []byte(b.String())
 }
 
 func servers(list []Server) string {
 	var b strings.Builder
 	for _, s := range list {
-		fmt.Fprintf(&b, "  - {name: %s, address: %s}\n", s.Name, s.Address)
+		fmt.Fprintf(&b, "  - {name: %s, address: %s", s.Name, s.Address)
+		if s.Weight != nil {
+			fmt.Fprintf(&b, ", weight: %d", *s.Weight)
+		}
+		if s.Drain {
+			b.WriteString(", drain: true")
+		}
+		b.WriteString("}\n")
 	}
 	return b.String()
+}
+
+func orInt(n, def int) int {
+	if n == 0 {
+		return def
+	}
+	return n
 }
 
 func or(s, def string) string {

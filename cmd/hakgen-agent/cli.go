@@ -127,7 +127,8 @@ func newRootCommand(e *env) *cobra.Command {
 	root.SetHelpFunc(func(cmd *cobra.Command, _ []string) { printHelp(cmd.OutOrStdout(), cmd) })
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr("%v", err) })
 	root.AddCommand(newRenderCommand(e), newValidateCommand(e), newVersionCommand(e), newNotifyCommand(e),
-		newCheckCommand(e), newRunCommand(e), newStatusCommand(e), newDoctorCommand(e), newDrillCommand(e), newGendocsCommand(e))
+		newCheckCommand(e), newRunCommand(e), newStatusCommand(e), newDoctorCommand(e), newDrillCommand(e), newGendocsCommand(e),
+		newDrainCommand(e), newUndrainCommand(e))
 	return root
 }
 

@@ -48,8 +48,10 @@ file beside the old one and check it (` + "`haproxy -c`" + `, ` + "`keepalived -
 service's flags; only when every file passes are they installed (the running
 file kept as the last-known-good copy) and their services reloaded. When a
 reload fails, that file's last-known-good copy is restored and its service
-reloaded again. An invalid state is logged once, with its file, line and
-field; the running configuration stays. A reconcile that could not finish
+reloaded again. A new haproxy.cfg that changes only servers of backends
+is applied to the running HAProxy through its Runtime API instead, with no
+reload (not with --reload none). An invalid state is logged once, with its
+file, line and field; the running configuration stays. A reconcile that could not finish
 for a passing reason (a service not running yet, a unit busy) is retried
 every 10 s, the first one at start included. keepalived.conf is reloaded
 (never started) through systemd. While keepalived has made this node
@@ -199,7 +201,7 @@ func agentConfig(o runOptions, checker haproxy.Checker, reloader agent.Reloader,
 		StatusPath: o.status,
 		Targets: []agent.Target{{
 			Name: "haproxy", Path: o.config, LastGood: o.lastGood,
-			Render: haproxyRender(o.node, o.serverState), Checker: checker, Reloader: reloader,
+			Render: haproxyRender(o.node, o.serverState), Checker: checker, Reloader: reloader, Runtime: haproxyRuntime(o, log),
 			// With stats authentication haproxy.cfg holds the password's
 			// hash: root:haproxy 0640, as Debian keeps HAProxy's secrets.
 			Secret: func(s *state.State) bool { return s.Stats.User != "" }, SecretGroup: "haproxy",
@@ -286,7 +288,7 @@ func newReloader(ctx context.Context, o runOptions, checker haproxy.Checker, log
 			}
 			return ""
 		}
-		return agent.ServerStateReloader{Reloader: r, Master: m, Path: o.serverState, Log: log}, func() {}, nil
+		return agent.ServerStateReloader{Reloader: r, Master: m, Path: o.serverState, Config: o.config, Log: log}, func() {}, nil
 	case reloadSystemd:
 		cctx, cancel := context.WithTimeout(ctx, systemd.DefaultConnectTimeout)
 		defer cancel()
@@ -294,7 +296,7 @@ func newReloader(ctx context.Context, o runOptions, checker haproxy.Checker, log
 		if err != nil {
 			return nil, nil, envErr(fmt.Errorf("--reload systemd: %w", err))
 		}
-		keep := agent.ServerStateReloader{Reloader: r, Master: haproxy.NewMaster(o.socket), Path: o.serverState, Log: log}
+		keep := agent.ServerStateReloader{Reloader: r, Master: haproxy.NewMaster(o.socket), Path: o.serverState, Config: o.config, Log: log}
 		return keep, r.Close, nil
 	}
 	return nil, nil, usageErr("--reload %q: want %s, %s or %s", method, reloadSystemd, reloadMaster, reloadNone) // checkFlags refused it already

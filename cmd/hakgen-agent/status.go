@@ -147,6 +147,7 @@ func printStatus(w io.Writer, st *agent.Status, pair pairView, now time.Time) {
 	c := st.Counts
 	row("reloads", "%d ok, %d failed, %d rolled back; %d reconciles since %s (pid %d)",
 		c.Reloads, c.ReloadsFailed, c.Rollbacks, c.Reconciles, when(st.StartedAt, now), st.PID)
+	row("runtime", "%d changed without a reload, %d failed and reloaded instead", c.RuntimeUpdates, c.RuntimeFallbacks)
 	for _, t := range st.Targets {
 		row(t.Name, "%s", t.Describe())
 		if t.Reason != "" && strings.Contains(t.Reason, "\n") {

@@ -10,6 +10,8 @@ import (
 
 	"github.com/hakgen/hakgen/agent"
 	"github.com/hakgen/hakgen/failover"
+	"github.com/hakgen/hakgen/haproxy"
+	"github.com/hakgen/hakgen/haproxy/serverplan"
 	"github.com/hakgen/hakgen/keepalived"
 	"github.com/hakgen/hakgen/render"
 	"github.com/hakgen/hakgen/state"
@@ -53,6 +55,17 @@ func haproxyRender(flagNode, serverState string) func(*state.State) ([]byte, err
 		}
 		return render.HAProxyWith(s, render.HAProxyOptions{Node: node, ServerStateFile: serverState})
 	}
+}
+
+// haproxyRuntime is haproxy.cfg's runtime path: a new file that changes
+// only servers is applied through the master CLI at --master-socket, with
+// no reload, and the server-state file saved after it. --reload none has
+// none: the agent must not touch the running HAProxy then.
+func haproxyRuntime(o runOptions, log *zap.Logger) agent.Runtime {
+	if reloadMethod(o.reload) == reloadNone {
+		return nil
+	}
+	return serverplan.Updater{Master: haproxy.NewMaster(o.socket), StateFile: o.serverState, Log: log.Named("runtime")}
 }
 
 // addServerStateFlag adds --server-state-file, which run and render share:

@@ -1,12 +1,15 @@
 package haproxytest
 
 import (
+	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/hakgen/hakgen/haproxy"
 	"github.com/hakgen/hakgen/internal/tooltest"
 )
 
@@ -100,4 +103,23 @@ func (b Build) command(args ...string) *exec.Cmd {
 		return exec.Command(b.bin, args...)
 	}
 	return exec.Command(b.bin, append([]string{b.root, "haproxy"}, args...)...)
+}
+
+// Check runs `haproxy -Ws -f PATH -c` of this build on path (a host path;
+// for a chroot build, under TempDir) and returns HAProxy's output on
+// success, or a *haproxy.CheckError with it when HAProxy refuses the file:
+// an agent.Checker for tests that run the agent on either build.
+func (b Build) Check(ctx context.Context, path string) (string, error) {
+	if b.root == "" {
+		return haproxy.Checker{Bin: b.bin}.Check(ctx, path)
+	}
+	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
+	args := append([]string{b.root, "haproxy"}, "-Ws", "-f", b.Inside(path), "-c")
+	out, err := exec.CommandContext(ctx, b.bin, args...).CombinedOutput()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return "", &haproxy.CheckError{File: path, ExitCode: exit.ExitCode(), Output: string(out)}
+	}
+	return string(out), err
 }

@@ -1,6 +1,7 @@
 package haproxytest
 
 import (
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -51,9 +52,12 @@ func NameServer(t testing.TB, name string) string {
 	return ln.Addr().String()
 }
 
-// Ask connects to addr, sends a request line and returns everything the
+// Ask connects to addr, sends a TLS ClientHello and returns everything the
 // peer sends until it closes the connection (what a NameServer behind
-// HAProxy answers). Each call is bounded by 5 s.
+// HAProxy answers). The rendered frontends accept a connection only once
+// it has sent something (ingress HTTP) or a ClientHello (the API, ingress
+// HTTPS): a ClientHello passes every one of them, and a NameServer ignores
+// what it is sent. Each call is bounded by 5 s.
 func Ask(addr string) (string, error) {
 	conn, err := net.DialTimeout("tcp", addr, ioTimeout)
 	if err != nil {
@@ -63,9 +67,11 @@ func Ask(addr string) (string, error) {
 	if err := conn.SetDeadline(time.Now().Add(ioTimeout)); err != nil {
 		return "", err
 	}
-	// A request first, as an HTTP client sends one: the rendered ingress
-	// HTTP frontend closes connections that send nothing.
-	if _, err := io.WriteString(conn, askRequest); err != nil {
+	hello, err := ClientHello()
+	if err != nil {
+		return "", err
+	}
+	if _, err := conn.Write(hello); err != nil {
 		return "", err
 	}
 	if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
@@ -75,8 +81,30 @@ func Ask(addr string) (string, error) {
 	return string(out), err
 }
 
-// askRequest is what Ask sends before it reads.
-const askRequest = "GET / HTTP/1.0\r\n\r\n"
+// ClientHello returns the first TLS record a Go TLS client sends: its
+// ClientHello, for a test client that must pass `req.ssl_hello_type 1`
+// without speaking TLS any further.
+func ClientHello() ([]byte, error) { return clientHello() }
+
+var clientHello = sync.OnceValues(func() ([]byte, error) {
+	client, server := net.Pipe()
+	defer server.Close()
+	go func() {
+		defer client.Close()
+		_ = tls.Client(client, &tls.Config{ServerName: "hakgen.test", InsecureSkipVerify: true}).Handshake() // only its first record is read
+	}()
+	_ = server.SetDeadline(time.Now().Add(ioTimeout))
+	header := make([]byte, 5) // type, version, length
+	if _, err := io.ReadFull(server, header); err != nil {
+		return nil, fmt.Errorf("haproxytest: making a ClientHello: %w", err)
+	}
+	record := make([]byte, 5+(int(header[3])<<8|int(header[4])))
+	copy(record, header)
+	if _, err := io.ReadFull(server, record[5:]); err != nil {
+		return nil, fmt.Errorf("haproxytest: making a ClientHello: %w", err)
+	}
+	return record, nil
+})
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago, for
 // a bind line of a test configuration.

@@ -28,6 +28,9 @@ const (
 	// shutdownWait bounds how long sessions may take to close after
 	// `shutdown sessions server`, which closes them at once.
 	shutdownWait = 2 * time.Second
+	// maintWait bounds how long the sessions of a server with on-marked-down
+	// shutdown-sessions may take to close once it is in maintenance.
+	maintWait = 200 * time.Millisecond
 )
 
 // Executor applies plans. The zero value is ready to use.
@@ -35,13 +38,14 @@ type Executor struct {
 	// Log gets one line per applied plan; none when nil.
 	Log *zap.Logger
 	// RemoveGrace is how long a removed server's sessions may take to end
-	// by themselves once it is in maintenance (it takes no new connection
-	// then); the sessions still open after it are shut down, so that the
-	// server can be deleted. DefaultRemoveGrace when zero; negative: shut
-	// them down at once. A server with `on-marked-down shutdown-sessions`
-	// (hakgen's API servers) loses its sessions as soon as it is in
-	// maintenance, as when it fails its checks. To end sessions gently,
-	// drain the server first (weight 0) and remove it once they are gone.
+	// by themselves once it is drained (it takes no new connection then);
+	// then it goes to maintenance, which ends the sessions left of a server
+	// with `on-marked-down shutdown-sessions` (every server hakgen renders),
+	// and the others are shut down, so that the server can be deleted.
+	// Short connections in flight finish; a watch or stream of a removed
+	// server is cut after it. DefaultRemoveGrace when zero; negative: at
+	// once. To end long sessions gently, drain the server first (drain:
+	// true) and remove it once they are gone.
 	RemoveGrace time.Duration
 	// PollInterval is the pause between two session counts;
 	// DefaultPollInterval when zero.
@@ -57,10 +61,13 @@ type Executor struct {
 // every keyword, `enable health`, `enable server`), so capacity comes
 // first; addresses and weights change (a server going to weight 0 loses
 // its weight before its address changes, any other gets its address
-// first); removed servers go to maintenance (no new connection), their
-// sessions get RemoveGrace to end, the rest are shut down, and they are
-// deleted; then `show servers state` must equal After exactly: the same
-// names, addresses, ports and weights, and no maintenance or drain.
+// first); removed servers are drained (no new connection), their sessions
+// get RemoveGrace to end, then they go to maintenance, the sessions left
+// are ended, and they are deleted; then `show servers state` must equal After exactly: the same
+// names, addresses, ports and weights, and no maintenance or drain. A
+// drain set on the CLI (`hakgen-agent drain`) is no mismatch: it stays on
+// a server the plan does not change, and ends (`state ready`) on one it
+// updates, as a change of that server in the state ends it.
 //
 // Any failed command, a mismatch, or a command that reached another
 // worker (haproxy.ErrWorkerChanged: a reload happened) stops Apply with an
@@ -71,10 +78,13 @@ type Executor struct {
 // nothing there.
 func (e Executor) Apply(ctx context.Context, rt Runtime, p Plan) error {
 	start := time.Now()
-	if err := e.check(ctx, rt, p, false); err != nil {
+	drained, err := e.check(ctx, rt, p, false, nil)
+	if err != nil {
 		return err
 	}
-	for _, c := range append(p.addCommands(), p.updateCommands()...) {
+	cmds := append(p.addCommands(), p.updateCommands()...)
+	cmds = append(cmds, p.undrainCommands(drained)...)
+	for _, c := range cmds {
 		if err := rt.Run(ctx, c); err != nil {
 			return fmt.Errorf("changing servers at runtime: %w", err)
 		}
@@ -82,7 +92,7 @@ func (e Executor) Apply(ctx context.Context, rt Runtime, p Plan) error {
 	if err := e.remove(ctx, rt, p); err != nil {
 		return fmt.Errorf("changing servers at runtime: %w", err)
 	}
-	if err := e.check(ctx, rt, p, true); err != nil {
+	if _, err := e.check(ctx, rt, p, true, p.untouched(drained)); err != nil {
 		return err
 	}
 	if e.Log != nil {
@@ -93,22 +103,61 @@ func (e Executor) Apply(ctx context.Context, rt Runtime, p Plan) error {
 }
 
 // check compares each backend of the plan with Before, or After when
-// after is set.
-func (e Executor) check(ctx context.Context, rt Runtime, p Plan, after bool) error {
+// after is set. Before, a drain set on the CLI is no difference, and the
+// servers that have one are returned, by backend; after, only those of
+// cliDrained may have one.
+func (e Executor) check(ctx context.Context, rt Runtime, p Plan, after bool, cliDrained map[string]map[string]bool) (map[string]map[string]bool, error) {
+	found := map[string]map[string]bool{}
 	for _, b := range p.Backends {
 		states, err := rt.ServersState(ctx, b.Backend)
 		if err != nil {
-			return fmt.Errorf("changing servers at runtime: reading backend %s: %w", b.Backend, err)
+			return nil, fmt.Errorf("changing servers at runtime: reading backend %s: %w", b.Backend, err)
 		}
-		want := b.Before
+		want, tolerated := b.Before, cliDrains(states)
 		if after {
-			want = b.After
+			want, tolerated = b.After, cliDrained[b.Backend]
 		}
-		if diffs := compare(b.Backend, want, states); len(diffs) > 0 {
-			return &MismatchError{PID: rt.PID(), After: after, Diffs: diffs}
+		found[b.Backend] = tolerated
+		if diffs := compare(b.Backend, want, states, tolerated); len(diffs) > 0 {
+			return nil, &MismatchError{PID: rt.PID(), After: after, Diffs: diffs}
 		}
 	}
-	return nil
+	return found, nil
+}
+
+// undrainCommands end the CLI drains of the servers the plan updates: a
+// change of a server in the state ends a drain set by `hakgen-agent
+// drain`, as it does across a reload (see CarryServerState).
+func (p Plan) undrainCommands(drained map[string]map[string]bool) []haproxy.Command {
+	var out []haproxy.Command
+	for _, b := range p.Backends {
+		for _, u := range b.Update {
+			if drained[b.Backend][u.Name] {
+				out = append(out, haproxy.SetServerState(b.Backend, u.Name, haproxy.StateReady))
+			}
+		}
+	}
+	return out
+}
+
+// untouched is drained without the servers the plan updates or removes:
+// the CLI drains Apply leaves in place.
+func (p Plan) untouched(drained map[string]map[string]bool) map[string]map[string]bool {
+	out := map[string]map[string]bool{}
+	for _, b := range p.Backends {
+		keep := map[string]bool{}
+		for name := range drained[b.Backend] {
+			keep[name] = true
+		}
+		for _, u := range b.Update {
+			delete(keep, u.Name)
+		}
+		for _, s := range b.Remove {
+			delete(keep, s.Name)
+		}
+		out[b.Backend] = keep
+	}
+	return out
 }
 
 func (p Plan) addCommands() []haproxy.Command {
@@ -141,6 +190,16 @@ func (p Plan) updateCommands() []haproxy.Command {
 			} else {
 				out = append(append(out, addr...), weight...)
 			}
+		}
+	}
+	return out
+}
+
+func (p Plan) drainCommands() []haproxy.Command {
+	var out []haproxy.Command
+	for _, b := range p.Backends {
+		for _, s := range b.Remove {
+			out = append(out, haproxy.SetServerState(b.Backend, s.Name, haproxy.StateDrain))
 		}
 	}
 	return out

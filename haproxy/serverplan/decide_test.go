@@ -112,9 +112,9 @@ func TestDecide(t *testing.T) {
 			replace(t, replace(t, baseCfg, "# Kubernetes API", "# The Kubernetes API"), "    balance leastconn\n", "\tbalance   leastconn\n\n"),
 			serverplan.Same, ""},
 		{"default-server changed", baseCfg, edited(func(s *state.State) { s.HAProxy.Checks.Interval = state.Duration(2 * time.Second) }),
-			serverplan.Reload, `defaults section changed at line 37: "default-server inter 2s fall 3 rise 2 init-addr last,libc,none"`},
+			serverplan.Reload, `defaults section changed at line 47: "default-server inter 2s fastinter 1s downinter 2s fall 3 rise 2 slowstart 10s init-addr last,libc,none"`},
 		{"timeout changed", baseCfg, edited(func(s *state.State) { s.HAProxy.Timeouts.Connect = state.Duration(3 * time.Second) }),
-			serverplan.Reload, `defaults section changed at line 29: "timeout connect 3s" (was "timeout connect 5s")`},
+			serverplan.Reload, `defaults section changed at line 34: "timeout connect 3s" (was "timeout connect 5s")`},
 		{"global changed", baseCfg, edited(func(s *state.State) { s.HAProxy.MaxConn = 1000 }),
 			serverplan.Reload, "global section changed"},
 		{"server keyword changed", baseCfg, edited(func(s *state.State) { s.Ingress.ProxyProtocol = true }),
@@ -126,10 +126,10 @@ func TestDecide(t *testing.T) {
 		}), serverplan.Reload, "frontend extra-rke2 added"},
 		{"workers gone: ingress backends removed", baseCfg, (cluster{cps: base.cps}).render(t), serverplan.Reload, "frontend ingress-http removed"},
 		{"frontend port changed", baseCfg, edited(func(s *state.State) { s.APIServer.Port = 7443 }),
-			serverplan.Reload, `frontend kube-api changed at line 41: "bind :::7443 v4v6"`},
+			serverplan.Reload, `frontend kube-api changed at line 51: "bind :::7443 v4v6"`},
 		{"worker added by DNS name", baseCfg, dns.render(t), serverplan.Reload, "resolvers system added"},
 		{"unknown server keyword", baseCfg, withServer(baseCfg, "cp1", "cookie c1"),
-			serverplan.Reload, `backend kube-api: line 50: server cp1: keyword "cookie" is not one the runtime path knows`},
+			serverplan.Reload, `backend kube-api: line 67: server cp1: keyword "cookie" is not one the runtime path knows`},
 		{"quoted word on a server line", baseCfg, withServer(baseCfg, "cp1", `sni "str(x)"`),
 			serverplan.Reload, "is not a plain word"},
 		{"server defined twice", baseCfg, replace(t, baseCfg, "    server cp3 10.0.0.13:6443", "    server cp2 10.0.0.13:6443"),
@@ -137,7 +137,7 @@ func TestDecide(t *testing.T) {
 		{"inline comment on a server line", baseCfg, withServer(baseCfg, "cp1", "# first"),
 			serverplan.Reload, `"#" is not a plain word`},
 		{"stats password changed", withStatsUser(t, baseCfg, "$6$salt$old"), withStatsUser(t, baseCfg, "$6$salt$new"),
-			serverplan.Reload, "userlist stats-users changed at line 77: (a line with a password, not shown) (was (a line with a password, not shown))"},
+			serverplan.Reload, "userlist stats-users changed at line 113: (a line with a password, not shown) (was (a line with a password, not shown))"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -186,10 +186,11 @@ func TestDecideCommands(t *testing.T) {
 		got = append(got, c.String())
 	}
 	want := []string{
-		"add server kube-api/cp4 10.0.0.14:6443 check on-marked-down shutdown-sessions verify none weight 2 inter 5s fall 3 rise 2",
+		"add server kube-api/cp4 10.0.0.14:6443 check on-marked-down shutdown-sessions verify none weight 2 inter 1s fastinter 500ms downinter 1s fall 3 rise 2 slowstart 10s",
 		"enable health kube-api/cp4",
 		"enable server kube-api/cp4",
 		"set server kube-api/cp2 weight 0",
+		"set server kube-api/cp1 state drain",
 		"set server kube-api/cp1 state maint",
 		"del server kube-api/cp1",
 	}

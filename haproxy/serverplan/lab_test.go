@@ -32,7 +32,7 @@ type lab struct {
 	build    haproxytest.Build
 	in       *haproxytest.Instance
 	cfgPath  string
-	admin    string // the admin socket, as HAProxy sees it
+	admin    string // the admin socket, on the host
 	apiPort  int
 	backend  int      // the pool's port
 	pool     []string // pool addresses, by index
@@ -57,7 +57,7 @@ func newLab(t testing.TB, b haproxytest.Build, cps ...cp) *lab {
 	l := &lab{t: t, build: b, apiPort: haproxytest.FreePort(t), statPort: haproxytest.FreePort(t)}
 	l.backend, l.pool = haproxytest.NameServersSamePort(t, labels...)
 	dir := b.TempDir(t)
-	l.cfgPath, l.admin = filepath.Join(dir, "haproxy.cfg"), b.Inside(filepath.Join(dir, "admin.sock"))
+	l.cfgPath, l.admin = filepath.Join(dir, "haproxy.cfg"), filepath.Join(dir, "admin.sock")
 	l.install(l.render(cps...))
 	l.in = b.Start(t, l.cfgPath)
 	return l
@@ -84,7 +84,7 @@ func (l *lab) render(cps ...cp) []byte {
 	if err != nil {
 		l.t.Fatal(err)
 	}
-	out, err := haproxytest.Localize(cfg, l.admin)
+	out, err := l.build.Localize(cfg, l.admin)
 	if err != nil {
 		l.t.Fatal(err)
 	}

@@ -136,12 +136,13 @@ func (p Plan) String() string {
 }
 
 // Commands lists the Runtime API commands Apply sends for the plan, in
-// order. Not listed: the reads and waits between them, and the `shutdown
+// order. Not listed: the reads and waits between them, the `shutdown
 // sessions server` a removed server gets when its sessions outlast
-// Executor.RemoveGrace.
+// Executor.RemoveGrace, and the `set server ... state ready` that ends a
+// drain set on the CLI on a server the plan updates.
 func (p Plan) Commands() []haproxy.Command {
 	var out []haproxy.Command
-	for _, phase := range [][]haproxy.Command{p.addCommands(), p.updateCommands(), p.maintCommands(), p.delCommands()} {
+	for _, phase := range [][]haproxy.Command{p.addCommands(), p.updateCommands(), p.drainCommands(), p.maintCommands(), p.delCommands()} {
 		out = append(out, phase...)
 	}
 	return out

@@ -14,8 +14,10 @@ type removal struct{ backend, server string }
 
 func (r removal) String() string { return r.backend + "/" + r.server }
 
-// remove puts every removed server in maintenance, waits up to RemoveGrace
-// for their sessions to end, shuts down those left, and deletes them all.
+// remove drains every removed server (no new connection), waits up to
+// RemoveGrace for their sessions to end, puts them in maintenance (which
+// ends the sessions left of a server with on-marked-down
+// shutdown-sessions), shuts down those still left, and deletes them all.
 // Waiting for all of them at once bounds the whole wait by RemoveGrace.
 func (e Executor) remove(ctx context.Context, rt Runtime, p Plan) error {
 	var all []removal
@@ -27,7 +29,7 @@ func (e Executor) remove(ctx context.Context, rt Runtime, p Plan) error {
 	if len(all) == 0 {
 		return nil
 	}
-	for _, c := range p.maintCommands() {
+	for _, c := range p.drainCommands() {
 		if err := rt.Run(ctx, c); err != nil {
 			return err
 		}
@@ -40,7 +42,17 @@ func (e Executor) remove(ctx context.Context, rt Runtime, p Plan) error {
 	if err != nil {
 		return err
 	}
+	for _, c := range p.maintCommands() {
+		if err := rt.Run(ctx, c); err != nil {
+			return err
+		}
+	}
 	if len(left) > 0 {
+		// Maintenance ended the sessions of a server with on-marked-down
+		// shutdown-sessions; the others are shut down.
+		if left, err = e.waitSessions(ctx, rt, left, maintWait); err != nil {
+			return err
+		}
 		for _, r := range left {
 			if err := rt.Run(ctx, haproxy.ShutdownSessions(r.backend, r.server)); err != nil {
 				return err

@@ -156,18 +156,19 @@ func TestApplyRemoveWaitsForSessions(t *testing.T) {
 }
 
 // TestApplyRemoveOnMarkedDown: a server with on-marked-down
-// shutdown-sessions (as hakgen renders the API servers) loses its sessions
-// as soon as it goes to maintenance, as when it fails its checks: Apply
-// does not wait for them.
+// shutdown-sessions (as hakgen renders every server) keeps its sessions
+// for RemoveGrace once drained; then maintenance ends them, as when it
+// fails its checks, with no shutdown sessions needed.
 func TestApplyRemoveOnMarkedDown(t *testing.T) {
 	haproxytest.EachBuild(t, func(t *testing.T, b haproxytest.Build) {
 		s := newSessionsLab(t, b, "check on-marked-down shutdown-sessions")
-		ex := serverplan.Executor{RemoveGrace: 20 * time.Second}
+		ex := serverplan.Executor{RemoveGrace: 300 * time.Millisecond}
 		if err := ex.Apply(testContext(t), s.rt, s.plan); err != nil {
 			t.Fatal(err)
 		}
-		if slices.Contains(s.rt.sent, "shutdown sessions server one/h1") || !slices.Contains(s.rt.sent, "del server one/h1") {
-			t.Errorf("commands %q, want h1 deleted with no shutdown sessions", s.rt.sent)
+		if !slices.Equal(s.rt.sent[len(s.rt.sent)-3:], []string{"set server one/h1 state drain", "set server one/h1 state maint", "del server one/h1"}) ||
+			slices.Contains(s.rt.sent, "shutdown sessions server one/h1") {
+			t.Errorf("commands %q, want h1 drained, in maintenance, deleted, with no shutdown sessions", s.rt.sent)
 		}
 		if !closedWithin(s.one, 5*time.Second) {
 			t.Error("the connection to the removed server is still open")

@@ -22,15 +22,18 @@ import (
 // need not answer (their checks may fail): Apply checks administrative
 // state, addresses and weights, not health.
 func TestApplyRenderedVariants(t *testing.T) {
-	defaults := "inter 5s fall 3 rise 2" // the template's default-server, init-addr left out
+	// The template's default-server, init-addr left out: HAProxy 2.6 takes
+	// every one of these keywords on `add server`.
+	defaults := "inter 1s fastinter 500ms downinter 1s fall 3 rise 2 slowstart 10s"
+	down := "check on-marked-down shutdown-sessions "
 	for _, v := range []struct {
 		name, api, ingress string
 		apiAdd, workerAdd  string // the keywords of add server
 	}{
 		{"readyz", "healthCheck: readyz", "proxyProtocol: false",
-			"check on-marked-down shutdown-sessions verify none " + defaults, "check " + defaults},
+			down + "verify none " + defaults, down + defaults},
 		{"proxy-protocol", "healthCheck: tcp", "proxyProtocol: true",
-			"check on-marked-down shutdown-sessions " + defaults, "check send-proxy-v2 check-send-proxy " + defaults},
+			down + defaults, down + "send-proxy-v2 check-send-proxy " + defaults},
 	} {
 		t.Run(v.name, func(t *testing.T) {
 			haproxytest.EachBuild(t, func(t *testing.T, b haproxytest.Build) {
@@ -39,7 +42,7 @@ func TestApplyRenderedVariants(t *testing.T) {
 					ports[i] = haproxytest.FreePort(t)
 				}
 				dir := b.TempDir(t)
-				admin := b.Inside(filepath.Join(dir, "admin.sock"))
+				admin := filepath.Join(dir, "admin.sock")
 				renderCfg := func(cps, workers int) []byte {
 					var y strings.Builder
 					fmt.Fprintf(&y, "cluster: variants\ncontrolPlanes:\n")
@@ -62,7 +65,7 @@ func TestApplyRenderedVariants(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					local, err := haproxytest.Localize(cfg, admin)
+					local, err := b.Localize(cfg, admin)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -93,7 +96,7 @@ func TestApplyRenderedVariants(t *testing.T) {
 						case "kube-api":
 							want = v.apiAdd
 						case "extra-sup": // extra ports never send the PROXY protocol
-							want = "check " + defaults
+							want = down + defaults
 						}
 						for _, a := range b.Add {
 							if got := strings.Join(a.Keywords, " "); got != want {

@@ -29,7 +29,9 @@ func (e *MismatchError) Error() string {
 // names, addresses and ports (a DNS name by the name HAProxy holds), weights
 // in effect, and administrative state (no maintenance or drain; a server
 // given by a DNS name may be in resolution maintenance, as after a start).
-func compare(backend string, want []Server, running []haproxy.ServerState) []string {
+// A server in cliDrained may be drained on the CLI (`hakgen-agent
+// drain`): that is no difference.
+func compare(backend string, want []Server, running []haproxy.ServerState, cliDrained map[string]bool) []string {
 	byName := make(map[string]haproxy.ServerState, len(running))
 	for _, s := range running {
 		byName[s.Name] = s
@@ -42,6 +44,9 @@ func compare(backend string, want []Server, running []haproxy.ServerState) []str
 		if !ok {
 			diffs = append(diffs, where+": not running")
 			continue
+		}
+		if cliDrained[w.Name] {
+			s.Admin &^= haproxy.AdminForcedDrain
 		}
 		diffs = append(diffs, serverDiffs(where, w, s)...)
 	}
@@ -71,4 +76,16 @@ func serverDiffs(where string, w Server, s haproxy.ServerState) []string {
 		diffs = append(diffs, fmt.Sprintf("%s: state %s, want ready", where, s.Admin))
 	}
 	return diffs
+}
+
+// cliDrains finds the servers of a backend drained on the CLI (forced
+// drain, and no maintenance), by name.
+func cliDrains(running []haproxy.ServerState) map[string]bool {
+	out := map[string]bool{}
+	for _, s := range running {
+		if s.Admin&haproxy.AdminForcedDrain != 0 && !s.Admin.Maint() {
+			out[s.Name] = true
+		}
+	}
+	return out
 }
