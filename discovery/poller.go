@@ -93,6 +93,9 @@ func (p *Poller) Status() Status {
 	return p.status
 }
 
+// PollNow asks Run for a poll at once (SIGHUP). It never blocks.
+func (p *Poller) PollNow() { signal(p.wake) }
+
 // Complete returns the state to apply for s, the state read from the
 // file: its servers and the discovered ones (see package doc). It also
 // tells the poller what to poll: a changed discovery section (or token

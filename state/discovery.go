@@ -1,6 +1,7 @@
 package state
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -77,6 +78,10 @@ func (s *State) discovers(list string) bool { return s.HCloudDiscovery().Selecto
 // discovery: the ingress frontends are rendered for them.
 func (s *State) hasWorkers() bool { return len(s.Workers) > 0 || s.discovers(ListWorkers) }
 
+// ErrNoControlPlane is a state whose control planes are all to be
+// discovered, before any has been.
+var ErrNoControlPlane = errors.New("no control plane")
+
 // Rejected is a discovered server WithDiscovered left out, and why.
 type Rejected struct {
 	List   string // ListControlPlanes or ListWorkers
@@ -148,7 +153,7 @@ func (s *State) discoveredProblems(static map[string]int) map[string]map[int]str
 // plane.
 func (s *State) applicable(rejected []Rejected) (*State, []Rejected, error) {
 	if len(s.ControlPlanes) == 0 {
-		return nil, rejected, fmt.Errorf("no control plane: the state lists none and discovery found none with the labels %q yet", s.HCloudDiscovery().Selector(ListControlPlanes))
+		return nil, rejected, fmt.Errorf("%w: the state lists none and discovery found none with the labels %q yet", ErrNoControlPlane, s.HCloudDiscovery().Selector(ListControlPlanes))
 	}
 	var errs Problems
 	for _, p := range s.Validate() {
