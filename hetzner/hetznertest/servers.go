@@ -2,6 +2,7 @@ package hetznertest
 
 import (
 	"cmp"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"net/http"
@@ -14,10 +15,12 @@ import (
 	"github.com/hakgen/hakgen/hetzner/selector"
 )
 
-// The endpoints of private networks.
+// The endpoints of discovery's requests, and of `hcloud server
+// add-label` (UpdateServer).
 const (
 	ListNetworks Endpoint = "list_networks"
 	GetNetwork   Endpoint = "get_network"
+	UpdateServer Endpoint = "update_server"
 )
 
 // Pages of list answers, as the real API pages them.
@@ -135,6 +138,32 @@ func (f *Fake) DeleteServer(id int64) bool {
 	}
 	delete(f.servers, id)
 	return true
+}
+
+// updateServer answers PUT /v1/servers/{id}: a new name and/or labels
+// (the labels replace the old ones, as the API does).
+func (f *Fake) updateServer(r *http.Request, idText string) (int, []byte) {
+	var req schema.ServerUpdateRequest
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		return apiError(http.StatusBadRequest, "json_error", "invalid JSON")
+	}
+	id, _ := strconv.ParseInt(idText, 10, 64)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s, ok := f.servers[id]
+	if !ok {
+		return notFound("server")
+	}
+	if req.Name != "" {
+		s.Name = req.Name
+	}
+	if req.Labels != nil {
+		s.Labels = map[string]string{}
+		for k, v := range *req.Labels {
+			s.Labels[k] = v
+		}
+	}
+	return jsonBody(http.StatusOK, schema.ServerUpdateResponse{Server: *s})
 }
 
 // serverPage answers GET /v1/servers: filtered by name, status and

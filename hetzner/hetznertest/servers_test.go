@@ -248,3 +248,30 @@ func TestHcloudCLIServerList(t *testing.T) {
 		t.Errorf("the CLI listed no servers by the selector: %v", reqs)
 	}
 }
+
+// TestHcloudCLIAddLabel: Debian's hcloud CLI labels a server of the fake
+// as an operator labels a node for discovery; other labels stay.
+func TestHcloudCLIAddLabel(t *testing.T) {
+	bin := tooltest.Need(t, "hcloud")
+	f := hetznertest.New(t)
+	project(f)
+	f.PutServer(hetznertest.ServerSpec{ID: 3000, Name: "w4", Labels: map[string]string{"team": "a"}})
+	for _, label := range []string{"cluster=prod", "role=worker"} {
+		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+		cmd := exec.CommandContext(ctx, bin, "server", "add-label", "w4", label)
+		cmd.Env = []string{"HCLOUD_ENDPOINT=" + f.APIEndpoint(), "HCLOUD_TOKEN=x", "HOME=" + t.TempDir(), "PATH=/usr/bin:/bin"}
+		out, err := cmd.CombinedOutput()
+		cancel()
+		if err != nil {
+			t.Fatalf("hcloud server add-label w4 %s: %v\n%s", label, err, out)
+		}
+	}
+	c := hcloud.NewClient(hcloud.WithEndpoint(f.APIEndpoint()), hcloud.WithToken("x"))
+	s, _, err := c.Server.GetByID(t.Context(), 3000)
+	if err != nil || s.Labels["cluster"] != "prod" || s.Labels["role"] != "worker" || s.Labels["team"] != "a" {
+		t.Errorf("w4 after add-label: %+v, %v", s.Labels, err)
+	}
+	if f.Count(hetznertest.UpdateServer) != 2 {
+		t.Errorf("%d updates, want 2: %v", f.Count(hetznertest.UpdateServer), f.Requests())
+	}
+}
