@@ -212,7 +212,7 @@ func (p *Poller) logChanges(old, next Set) {
 
 // logCost logs what polling costs whenever that changes.
 func (p *Poller) logCost(perPoll int, interval time.Duration) {
-	perHour := int(math.Ceil(float64(perPoll) * float64(time.Hour) / float64(interval)))
+	perHour := RequestsPerHour(perPoll, interval)
 	p.status.RequestsPerHour = perHour
 	if perHour == p.cost {
 		return
@@ -239,4 +239,10 @@ func (p *Poller) reportSkips(before map[string]string, skipped []Skipped) map[st
 		}
 	}
 	return now
+}
+
+// RequestsPerHour is what polling costs one load balancer: perPoll
+// requests every interval, rounded up.
+func RequestsPerHour(perPoll int, interval time.Duration) int {
+	return int(math.Ceil(float64(perPoll) * float64(time.Hour) / float64(interval)))
 }

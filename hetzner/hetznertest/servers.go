@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/hetznercloud/hcloud-go/v2/hcloud/schema"
 
@@ -16,11 +17,12 @@ import (
 )
 
 // The endpoints of discovery's requests, and of `hcloud server
-// add-label` (UpdateServer).
+// add-label` (UpdateServer) and `attach-to-network`.
 const (
-	ListNetworks Endpoint = "list_networks"
-	GetNetwork   Endpoint = "get_network"
-	UpdateServer Endpoint = "update_server"
+	ListNetworks    Endpoint = "list_networks"
+	GetNetwork      Endpoint = "get_network"
+	UpdateServer    Endpoint = "update_server"
+	AttachToNetwork Endpoint = "attach_to_network"
 )
 
 // Pages of list answers, as the real API pages them.
@@ -164,6 +166,65 @@ func (f *Fake) updateServer(r *http.Request, idText string) (int, []byte) {
 		}
 	}
 	return jsonBody(http.StatusOK, schema.ServerUpdateResponse{Server: *s})
+}
+
+// attachToNetwork answers POST /v1/servers/{id}/actions/attach_to_network
+// with an action that succeeds on its first poll: the server then has the
+// requested IP in the network, or the first free one of its range.
+func (f *Fake) attachToNetwork(r *http.Request, idText string) (int, []byte) {
+	var req schema.ServerActionAttachToNetworkRequest
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		return apiError(http.StatusBadRequest, "json_error", "invalid JSON")
+	}
+	id, _ := strconv.ParseInt(idText, 10, 64)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s, ok := f.servers[id]
+	if !ok {
+		return notFound("server")
+	}
+	n, ok := f.networks[req.Network]
+	if !ok {
+		return apiError(http.StatusUnprocessableEntity, "invalid_input", "invalid input in field 'network'")
+	}
+	ip := ""
+	if req.IP != nil {
+		ip = *req.IP
+	} else if ip = f.freeIPLocked(n); ip == "" {
+		return apiError(http.StatusConflict, "no_subnet_available", "no free IP in the network")
+	}
+	f.nextAction++
+	a := &fakeAction{
+		Action: schema.Action{ID: f.nextAction, Status: "running", Command: "attach_to_network", Started: time.Now().UTC(),
+			Resources: []schema.ActionResourceReference{{ID: id, Type: "server"}, {ID: n.ID, Type: "network"}}},
+		apply: func() {
+			s.PrivateNet = append(s.PrivateNet, schema.ServerPrivateNet{Network: n.ID, IP: ip, AliasIPs: []string{},
+				MACAddress: fmt.Sprintf("86:00:00:%02x:%02x:%02x", byte(id>>16), byte(id>>8), byte(id))})
+		},
+	}
+	f.actions[a.ID] = a
+	return jsonBody(http.StatusCreated, schema.ServerActionAttachToNetworkResponse{Action: a.Action})
+}
+
+// freeIPLocked is the first address of n's range after its gateway that
+// no server has; "" when there is none. The caller holds f.mu.
+func (f *Fake) freeIPLocked(n *schema.Network) string {
+	p, err := netip.ParsePrefix(n.IPRange)
+	if err != nil {
+		return ""
+	}
+	used := map[string]bool{}
+	for _, s := range f.servers {
+		for _, pn := range s.PrivateNet {
+			used[pn.IP] = true
+		}
+	}
+	for a, i := p.Masked().Addr().Next().Next(), 0; p.Contains(a) && i < 1<<16; a, i = a.Next(), i+1 {
+		if !used[a.String()] {
+			return a.String()
+		}
+	}
+	return ""
 }
 
 // serverPage answers GET /v1/servers: filtered by name, status and
