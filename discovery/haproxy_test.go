@@ -260,6 +260,20 @@ func (l *lab) routedWithin(name string, want bool, since time.Time) time.Duratio
 	return 0
 }
 
+// waitReconciled waits until the agent's status records a reconcile
+// triggered by discovery that started at or after since.
+func (l *lab) waitReconciled(since time.Time) *agent.Status {
+	l.t.Helper()
+	for range int(2 * interval / (20 * time.Millisecond)) {
+		if st, err := agent.ReadStatus(l.statusPath); err == nil && st.Last != nil && st.Last.Trigger == agent.TriggerSource && !st.Last.At.Before(since) {
+			return st
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	l.t.Fatalf("no reconcile triggered by discovery after %s", since.Format(time.StampMilli))
+	return nil
+}
+
 // TestDiscoveredWorkersRoutedWithoutReload: with a real HAProxy and the
 // fake API, a labelled worker created in the project is routed to within
 // interval + 2 s, leaves the rotation when deleted, and leaves when its
@@ -277,6 +291,7 @@ func TestDiscoveredWorkersRoutedWithoutReload(t *testing.T) {
 	l.putWorker(3003, "w3")
 	took := l.routedWithin("w3", true, start)
 	t.Logf("w3 created: routed after %s", took.Round(time.Millisecond))
+	l.waitReconciled(start)
 	if seen := l.reached(12); seen["w1"] == 0 || seen["w2"] == 0 || seen["w3"] == 0 {
 		t.Errorf("connections reached %v, want each of w1, w2 and w3", seen)
 	}
@@ -292,11 +307,13 @@ func TestDiscoveredWorkersRoutedWithoutReload(t *testing.T) {
 	l.fake.DeleteServer(3003)
 	took = l.routedWithin("w3", false, start)
 	t.Logf("w3 deleted: out after %s", took.Round(time.Millisecond))
+	l.waitReconciled(start)
 
 	start = time.Now()
 	l.fake.SetLabels(3002, map[string]string{"cluster": "test", "role": "retired"})
 	took = l.routedWithin("w2", false, start)
 	t.Logf("w2 relabelled: out after %s", took.Round(time.Millisecond))
+	l.waitReconciled(start)
 	if seen := l.reached(6); len(seen) != 1 || seen["w1"] != 6 {
 		t.Errorf("connections reached %v, want w1 alone", seen)
 	}

@@ -17,7 +17,8 @@ type fetched struct {
 	networkID int64
 	found     map[string][]Server // by list, for the lists with a selector
 	skipped   []Skipped
-	requests  int
+	requests  int // every request, the network's lookup included
+	lists     int // the requests of the server lists: what every poll costs
 	rateLimit hetzner.RateLimit
 	err       error
 }
@@ -59,6 +60,7 @@ func (p *Poller) fetch(ctx context.Context, s *state.State, d *state.HCloudDisco
 		}
 		servers, use, err := api.Servers(ctx, sel)
 		add(use)
+		r.lists += use.Requests
 		if err != nil {
 			r.err = err
 			return r
@@ -147,7 +149,7 @@ func (p *Poller) succeeded(s *state.State, d *state.HCloudDiscovery, r fetched, 
 	}
 	p.status.Source, p.status.LastSuccess, p.status.NetworkID = "api", start, r.networkID
 	p.status.Skipped = r.skipped
-	p.logCost(r.requests, time.Duration(d.Interval))
+	p.logCost(r.lists, time.Duration(d.Interval))
 	if next.Equal(p.set) && p.status.Servers.Equal(next) {
 		p.keep(s, d, next, start, false)
 		return
@@ -213,7 +215,7 @@ func (p *Poller) logChanges(old, next Set) {
 // logCost logs what polling costs whenever that changes.
 func (p *Poller) logCost(perPoll int, interval time.Duration) {
 	perHour := RequestsPerHour(perPoll, interval)
-	p.status.RequestsPerHour = perHour
+	p.status.RequestsPerPoll, p.status.RequestsPerHour = perPoll, perHour
 	if perHour == p.cost {
 		return
 	}

@@ -43,8 +43,11 @@ type Status struct {
 	Polls    int `json:"polls"`
 	Failures int `json:"failures"`
 	Requests int `json:"requests"`
-	// RequestsPerHour is what polling costs this load balancer at this
-	// interval: the last successful poll's requests, 3600/interval times.
+	// RequestsPerPoll is what a poll costs: the requests of the last
+	// successful poll's server lists (the network's lookup, made once, is
+	// not counted). RequestsPerHour is that, 3600/interval times: what
+	// polling costs this load balancer.
+	RequestsPerPoll int `json:"requestsPerPoll"`
 	RequestsPerHour int `json:"requestsPerHour"`
 	// RateLimit is the project's budget as the last answer reported it.
 	RateLimit *RateLimit `json:"rateLimit,omitempty"`

@@ -86,7 +86,11 @@ func printDiscovered(w io.Writer, res discovery.Result, from string) {
 		servers []discovery.Server
 	}{{"control plane", res.Set.ControlPlanes}, {"worker", res.Set.Workers}} {
 		for _, srv := range list.servers {
-			fmt.Fprintf(w, "  %s %s %s (server %d)\n", list.name, srv.Name, srv.Address, srv.ID)
+			id := ""
+			if srv.ID != 0 {
+				id = fmt.Sprintf(" (server %d)", srv.ID)
+			}
+			fmt.Fprintf(w, "  %s %s %s%s\n", list.name, srv.Name, srv.Address, id)
 		}
 	}
 	for _, sk := range res.Skipped {

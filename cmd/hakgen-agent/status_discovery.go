@@ -69,7 +69,7 @@ func printDiscovery(w io.Writer, st *discovery.Status, now time.Time) {
 		row("", "%s %q: %d%s", list, sel, len(servers), listServers(servers))
 	}
 	row("", "%d requests a poll, about %d an hour from this node (%d with both) of the project's 3600%s",
-		lastRequests(st), st.RequestsPerHour, 2*st.RequestsPerHour, rateLimitText(st.RateLimit))
+		st.RequestsPerPoll, st.RequestsPerHour, 2*st.RequestsPerHour, rateLimitText(st.RateLimit))
 	for _, h := range st.Held {
 		row("", "held back: %s without %s (seen on %d of %d consecutive polls)", h.List, strings.Join(h.Removes, ", "), h.Seen, h.Needed)
 	}
@@ -97,13 +97,6 @@ func listServers(servers []discovery.Server) string {
 		parts[i] = s.Name + " " + s.Address
 	}
 	return " (" + strings.Join(parts, ", ") + ")"
-}
-
-func lastRequests(st *discovery.Status) int {
-	if st.LastPoll == nil {
-		return 0
-	}
-	return st.LastPoll.Requests
 }
 
 func rateLimitText(rl *discovery.RateLimit) string {
