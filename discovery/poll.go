@@ -150,32 +150,31 @@ func (p *Poller) succeeded(s *state.State, d *state.HCloudDiscovery, r fetched, 
 	p.status.Source, p.status.LastSuccess, p.status.NetworkID = "api", start, r.networkID
 	p.status.Skipped = r.skipped
 	p.logCost(r.lists, time.Duration(d.Interval))
-	if next.Equal(p.set) && p.status.Servers.Equal(next) {
-		p.keep(s, d, next, start, false)
-		return
+	changed := !next.Equal(p.set)
+	if changed {
+		p.logChanges(p.set, next)
+		p.set = next
+		signal(p.changed)
 	}
-	p.logChanges(p.set, next)
-	p.set, p.status.Servers = next, next
-	p.keep(s, d, next, start, true)
-	signal(p.changed)
+	p.status.Servers = next
+	p.keep(Saved{PolledAt: start, Network: string(d.Network), NetworkID: p.networkID, Selectors: p.status.Selectors, Set: next})
 }
 
-// keep saves the set when it changed or was polled with something else
-// than the kept file says.
-func (p *Poller) keep(s *state.State, d *state.HCloudDiscovery, set Set, at time.Time, changed bool) {
-	if p.cfg.Path == "" {
+// keep saves saved unless the kept file holds it already (polled with
+// the same network and selectors): the file changes with the set, not
+// with every poll.
+func (p *Poller) keep(saved Saved) {
+	k := p.kept
+	if p.cfg.Path == "" || (k.Version != 0 && k.Network == saved.Network && k.NetworkID == saved.NetworkID &&
+		mapsEqual(k.Selectors, saved.Selectors) && k.Set.Equal(saved.Set)) {
 		return
-	}
-	saved := Saved{PolledAt: at, Network: string(d.Network), NetworkID: p.networkID, Selectors: p.status.Selectors, Set: set}
-	if !changed {
-		old, found, err := LoadIfExists(p.cfg.Path)
-		if err == nil && found && old.Network == saved.Network && old.NetworkID == saved.NetworkID && mapsEqual(old.Selectors, saved.Selectors) && old.Set.Equal(set) {
-			return
-		}
 	}
 	if err := Save(p.cfg.Path, saved); err != nil {
 		p.log.Warn("cannot keep the discovered servers for the next start", zap.String("file", p.cfg.Path), zap.Error(err))
+		return
 	}
+	saved.Version = fileVersion
+	p.kept = saved
 }
 
 func mapsEqual(a, b map[string]string) bool {

@@ -44,6 +44,7 @@ type Poller struct {
 	network   string
 	guard     guard
 	status    Status
+	kept      Saved             // what cfg.Path holds (its PolledAt aside)
 	pollSkips map[string]string // reported skips of the last poll, by list/name
 	mergeLogs map[string]string // reported skips of the last Complete
 	loggedErr string            // the last poll error logged
@@ -66,7 +67,7 @@ func New(cfg Config, log *zap.Logger) *Poller {
 	case err != nil:
 		p.log.Warn("ignoring the kept discovered servers", zap.String("file", cfg.Path), zap.Error(err))
 	default:
-		p.set, p.network, p.networkID = saved.Set, saved.Network, saved.NetworkID
+		p.set, p.network, p.networkID, p.kept = saved.Set, saved.Network, saved.NetworkID, saved
 		p.status.Source, p.status.Servers = "persisted", saved.Set
 		p.log.Info("using the discovered servers kept from before until the first poll",
 			zap.String("file", cfg.Path), zap.Time("polled_at", saved.PolledAt),
@@ -153,13 +154,10 @@ func (p *Poller) pollOnce(ctx context.Context) time.Duration {
 	p.mu.Lock()
 	s := p.st
 	p.mu.Unlock()
-	d := (*state.HCloudDiscovery)(nil)
-	if s != nil {
-		d = s.HCloudDiscovery()
-	}
-	if d == nil {
+	if s == nil || s.HCloudDiscovery() == nil {
 		return 0
 	}
+	d := s.HCloudDiscovery()
 	interval := time.Duration(d.Interval)
 	ctx, cancel := context.WithTimeout(ctx, interval)
 	defer cancel()
