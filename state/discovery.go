@@ -104,9 +104,9 @@ func (s *State) WithDiscovered(cps, workers []Server) (out *State, rejected []Re
 		c := *s
 		c.ControlPlanes = append(append([]Server(nil), s.ControlPlanes...), found[ListControlPlanes]...)
 		c.Workers = append(append([]Server(nil), s.Workers...), found[ListWorkers]...)
-		drop := c.discoveredProblems(static)
+		drop, others := c.discoveredProblems(static)
 		if len(drop) == 0 {
-			return c.applicable(rejected)
+			return c.applicable(rejected, others)
 		}
 		for list, byIndex := range drop {
 			var keep []Server
@@ -127,16 +127,22 @@ var serverPath = regexp.MustCompile(`^(controlPlanes|workers)\[(\d+)\]`)
 
 // discoveredProblems maps the discovered servers (those after the first
 // static[list] of each list) that have a problem to its message, by list
-// and index among the discovered ones.
-func (s *State) discoveredProblems(static map[string]int) map[string]map[int]string {
-	out := map[string]map[int]string{}
+// and index among the discovered ones; others are the state's other
+// errors.
+func (s *State) discoveredProblems(static map[string]int) (out map[string]map[int]string, others Problems) {
+	out = map[string]map[int]string{}
 	for _, p := range s.Validate() {
+		if p.Warning {
+			continue
+		}
 		m := serverPath.FindStringSubmatch(p.Path)
-		if p.Warning || m == nil {
+		if m == nil {
+			others = append(others, p)
 			continue
 		}
 		i, _ := strconv.Atoi(m[2])
 		if i -= static[m[1]]; i < 0 {
+			others = append(others, p)
 			continue
 		}
 		if out[m[1]] == nil {
@@ -146,20 +152,14 @@ func (s *State) discoveredProblems(static map[string]int) map[string]map[int]str
 			out[m[1]][i] = strings.TrimPrefix(p.Path, m[0]+".") + ": " + p.Msg
 		}
 	}
-	return out
+	return out, others
 }
 
-// applicable returns s when it can be applied: valid, with a control
-// plane.
-func (s *State) applicable(rejected []Rejected) (*State, []Rejected, error) {
+// applicable returns s when it can be applied: with a control plane, and
+// without errors (its validation's errors are errs).
+func (s *State) applicable(rejected []Rejected, errs Problems) (*State, []Rejected, error) {
 	if len(s.ControlPlanes) == 0 {
 		return nil, rejected, fmt.Errorf("%w: the state lists none and discovery found none with the labels %q yet", ErrNoControlPlane, s.HCloudDiscovery().Selector(ListControlPlanes))
-	}
-	var errs Problems
-	for _, p := range s.Validate() {
-		if !p.Warning {
-			errs = append(errs, p)
-		}
 	}
 	if err := errs.Err(); err != nil {
 		return nil, rejected, err
