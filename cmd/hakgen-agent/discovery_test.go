@@ -76,6 +76,17 @@ func TestRunDiscovers(t *testing.T) {
 	if ds := doc.Discovery; len(ds.Servers.Workers) != 1 || ds.LastSuccess.IsZero() || ds.RequestsPerHour != 120 || ds.RequestsPerPoll != 1 || ds.RateLimit == nil {
 		t.Errorf("status --json's discovery: %+v", ds)
 	}
+
+	stale, err := os.ReadFile(discovery.StatusPath(d.status))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(discovery.StatusPath(d.status), []byte(strings.Replace(string(stale), `"pid": `, `"pid": 1`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, out, _ := runCLI(t, "status", "--status-file", d.status); strings.Contains(out, "discovery:") {
+		t.Errorf("status shows the discovery status of another process:\n%s", out)
+	}
 }
 
 // TestRunStartsFromTheKeptSet: with the API refusing every request, a

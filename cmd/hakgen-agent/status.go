@@ -72,7 +72,7 @@ func (o *statusOptions) show(ctx context.Context, e *env) error {
 		return envErr(err)
 	}
 	pair := readPair(ctx, o.stateDir, st.StateFile)
-	disc, err := readDiscovery(path)
+	disc, err := readDiscovery(path, st.PID)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "warning: %v\n", err)
 	}

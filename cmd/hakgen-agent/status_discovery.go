@@ -14,14 +14,20 @@ import (
 )
 
 // readDiscovery reads the discovery status beside the agent's status file
-// at statusPath; nil when the agent has none (no discovery section, or an
-// agent without discovery).
-func readDiscovery(statusPath string) (*discovery.Status, error) {
+// at statusPath, written by the agent with process ID pid; nil when that
+// agent wrote none (its state has no discovery section): a file an
+// earlier agent left is not this one's.
+func readDiscovery(statusPath string, pid int) (*discovery.Status, error) {
 	st, err := discovery.ReadStatus(discovery.StatusPath(statusPath))
-	if errors.Is(err, fs.ErrNotExist) {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	case st.PID != pid:
 		return nil, nil
 	}
-	return st, err
+	return st, nil
 }
 
 // addDiscoveryJSON adds the discovery status to status --json's document.
