@@ -150,6 +150,8 @@ func (p *Poller) succeeded(s *state.State, d *state.HCloudDiscovery, r fetched, 
 	p.status.Source, p.status.LastSuccess, p.status.NetworkID = "api", start, r.networkID
 	p.status.Skipped = r.skipped
 	p.logCost(r.lists, time.Duration(d.Interval))
+	p.log.Debug("polled", zap.Int("requests", r.requests), zap.Int("ratelimit_remaining", r.rateLimit.Remaining),
+		zap.Int("control_planes", len(next.ControlPlanes)), zap.Int("workers", len(next.Workers)))
 	changed := !next.Equal(p.set)
 	if changed {
 		p.logChanges(p.set, next)
