@@ -127,6 +127,10 @@ type Config struct {
 	// Notifier receives READY, STATUS, WATCHDOG and STOPPING; nil sends
 	// nothing.
 	Notifier Notifier
+	// Source, when set, completes the state from the file before it is
+	// rendered (discovered servers), and its changes trigger reconciles.
+	// nil renders the file's state alone.
+	Source Source
 }
 
 // Agent reconciles the targets of one state file. Create it with New; Run

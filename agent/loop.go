@@ -16,9 +16,9 @@ import (
 // READY (also when that first reconcile failed: the service keeps running
 // its previous configuration, and the agent is up to fix it), and from
 // then on reconciles on file events (coalesced), Trigger, the periodic
-// resync and event overflows. STATUS= carries the applied state or the
-// current error; WATCHDOG pings come from this loop, so they stop when it
-// is stuck.
+// resync, event overflows and changes of Config.Source. STATUS= carries
+// the applied state or the current error; WATCHDOG pings come from this
+// loop, so they stop when it is stuck.
 //
 // A reconcile in progress when ctx ends is finished first (bounded by
 // Config.StepTimeout): a reload is never abandoned half-way with its
@@ -97,6 +97,10 @@ func (l *loop) run(ctx context.Context, hints <-chan string, retry bool) error {
 	if retry {
 		retryTimer.Reset(l.cfg.RetryInterval)
 	}
+	var sourceChanged <-chan struct{} // nil without a Source: never ready
+	if l.cfg.Source != nil {
+		sourceChanged = l.cfg.Source.Changed()
+	}
 	var ping <-chan time.Time
 	if d := l.cfg.Notifier.WatchdogInterval(); d > 0 {
 		t := time.NewTicker(d)
@@ -121,6 +125,8 @@ func (l *loop) run(ctx context.Context, hints <-chan string, retry bool) error {
 			l.sched.force(time.Now(), TriggerSignal)
 		case <-resync.C:
 			l.sched.force(time.Now(), TriggerResync)
+		case <-sourceChanged:
+			l.sched.force(time.Now(), TriggerSource)
 		case <-due:
 			trigger := l.sched.trigger
 			reloaded, retry := l.step(ctx, trigger)

@@ -46,6 +46,11 @@ func (a *Agent) reconcileOnce(ctx context.Context) result {
 		res.Took = time.Since(res.Start)
 		return res
 	}
+	if s, err = a.complete(s); err != nil {
+		res.Outcome, res.Err = OutcomeError, err
+		res.Took = time.Since(res.Start)
+		return res
+	}
 	res.Hash = s.Hash()
 	steps := make([]*step, len(a.targets))
 	for i, t := range a.targets {
@@ -92,6 +97,18 @@ func (a *Agent) load(ctx context.Context) (*state.State, state.Problems, error) 
 	ctx, cancel := context.WithTimeout(ctx, stateReadTimeout)
 	defer cancel()
 	return state.LoadContext(ctx, a.cfg.StatePath)
+}
+
+// complete is s with what the Source adds, s itself without a Source.
+func (a *Agent) complete(s *state.State) (*state.State, error) {
+	if a.cfg.Source == nil {
+		return s, nil
+	}
+	out, err := a.cfg.Source.Complete(s)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.File(), err)
+	}
+	return out, nil
 }
 
 // firstFailed returns the first step whose file cannot be installed, nil

@@ -38,7 +38,7 @@ type Status struct {
 // Reconcile describes one reconcile.
 type Reconcile struct {
 	At            time.Time `json:"at"`
-	Trigger       string    `json:"trigger"` // start, file, signal, resync, overflow
+	Trigger       string    `json:"trigger"` // start, file, signal, resync, retry, overflow, discovery
 	Outcome       Outcome   `json:"outcome"`
 	StateHash     string    `json:"stateHash,omitempty"`
 	TookSeconds   float64   `json:"tookSeconds"`

@@ -29,12 +29,12 @@ func (t Token) GoString() string { return "hetzner.Token([redacted])" }
 const CredentialName = "hcloud-token"
 
 // ErrNoToken means none of the token sources had a token.
-var ErrNoToken = errors.New("no Hetzner Cloud API token: set floatingIP.tokenFile, " +
+var ErrNoToken = errors.New("no Hetzner Cloud API token: set hcloud.tokenFile, " +
 	"pass the systemd credential " + CredentialName + " (LoadCredential=) or set HCLOUD_TOKEN")
 
 // TokenSources are the places a token is looked for, in this order.
 type TokenSources struct {
-	// File is floatingIP.tokenFile. When set, it must exist, be a regular
+	// File is hcloud.tokenFile (or floatingIP.tokenFile). When set, it must exist, be a regular
 	// file owned by root (or by the effective user) and give group and
 	// others no access; it is the only source then.
 	File string

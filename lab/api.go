@@ -16,6 +16,10 @@ import (
 // apiPort is where the fake Hetzner API listens, on Gateway.
 const apiPort = 80
 
+// NetworkID is the ID of the quick start's private network k8s
+// (10.0.0.0/16, step 2) in the fake API.
+const NetworkID int64 = 4242
+
 // Move is one re-routing of the Floating IP by the lab's network.
 type Move struct {
 	Time   time.Time
@@ -35,7 +39,7 @@ func (m Move) String() string {
 // startAPI serves the fake Hetzner API and metadata service on Gateway in
 // the internet namespace, in the world of the quick start: the two load
 // balancers with their server IDs, the Floating IP first assigned to lb1
-// (step 3 of the quick start). Each load balancer's requests to the
+// (step 3 of the quick start), the private network k8s. Each load balancer's requests to the
 // metadata service get its own server ID. A completed assign re-routes
 // the Floating IP after Options.RouteDelay.
 func (l *Lab) startAPI() error {
@@ -50,6 +54,7 @@ func (l *Lab) startAPI() error {
 		l.API.SetInstanceIDFor(lb.Public, lb.ServerID)
 	}
 	l.API.AddFloatingIP(l.Plan.FloatingIPID, l.Plan.FloatingIP.String(), l.Plan.LBs[0].ServerID)
+	l.API.AddNetwork(NetworkID, "k8s", "10.0.0.0/16")
 	l.API.OnAssigned(l.Opts.RouteDelay, l.followMove)
 	return nil
 }

@@ -73,6 +73,7 @@ var scenarios = []scenario{
 	{name: "master-returns", failover: true, run: masterReturns},
 	{name: "readyz-503", run: readyz503},
 	{name: "state-edit", run: stateEdit},
+	{name: "discovery", run: discoveredWorker},
 	{name: "api-faults", failover: true, run: apiFaults},
 	{name: "healer", failover: true, opts: lab.Options{AgentArgs: []string{"--heal-interval", healInterval.String()}}, run: healer},
 }

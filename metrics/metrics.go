@@ -27,6 +27,9 @@ import (
 type Sources struct {
 	StatusFile string          // the daemon's status file
 	Store      *failover.Store // notify's state directory
+	// Discovery is discovery's status file (discovery.StatusPath); none
+	// when empty or missing.
+	Discovery string
 }
 
 // Handler serves the metrics of src, and the Go runtime's and process's.
@@ -60,7 +63,7 @@ var (
 	healLast        = desc("hakgen_heal_last_check_timestamp_seconds", "When the healer last checked the Floating IP.")
 	failovers       = desc("hakgen_failovers_total", "MASTER notify runs, by result (ok, superseded, failed, deadline, not-assigned, action-error, auth).", "result")
 	failoverSeconds = desc("hakgen_failover_duration_seconds", "How long MASTER notify runs took until the Floating IP pointed here, or they ended.")
-	apiRequests     = desc("hakgen_hcloud_requests_total", "Hetzner Cloud API requests, by who made them (notify, heal).", "source")
+	apiRequests     = desc("hakgen_hcloud_requests_total", "Hetzner Cloud API requests, by who made them (notify, heal, discovery).", "source")
 	rateLimit       = desc("hakgen_hcloud_ratelimit_remaining", "The project's API requests left this hour, as the latest answer reported.")
 )
 
@@ -73,6 +76,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) { prometheus.DescribeBy
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	c.collectAgent(ch)
 	c.collectFailover(ch)
+	c.collectDiscovery(ch)
 }
 
 func counter(ch chan<- prometheus.Metric, d *prometheus.Desc, v float64, labels ...string) {
@@ -140,21 +144,25 @@ func (c *collector) collectFailover(ch chan<- prometheus.Metric) {
 		gauge(ch, fipHere, boolValue(heal.Owner == heal.Me))
 		gauge(ch, fipOwner, 1, strconv.FormatInt(heal.Owner, 10))
 	}
-	if rl, ok := latestRateLimit(h, heal); ok {
+	if rl, ok := c.latestRateLimit(h, heal); ok {
 		gauge(ch, rateLimit, float64(rl))
 	}
 }
 
 // latestRateLimit is the rate-limit budget of the most recent answer that
-// reported one, of the last failover and the last heal.
-func latestRateLimit(h failover.History, heal failover.HealCheck) (int, bool) {
+// reported one, of the last failover, the last heal and the last poll of
+// discovery.
+func (c *collector) latestRateLimit(h failover.History, heal failover.HealCheck) (int, bool) {
 	var at time.Time
 	rl, ok := 0, false
 	if h.Last != nil && h.Last.RateLimit > 0 {
 		at, rl, ok = h.Last.At, h.Last.RateLimit, true
 	}
 	if heal.RateLimit > 0 && heal.At.After(at) {
-		rl, ok = heal.RateLimit, true
+		at, rl, ok = heal.At, heal.RateLimit, true
+	}
+	if d := c.discovery(); d != nil && d.RateLimit != nil && d.LastPoll != nil && d.LastPoll.At.After(at) {
+		rl, ok = d.RateLimit.Remaining, true
 	}
 	return rl, ok
 }

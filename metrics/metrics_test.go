@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hakgen/hakgen/agent"
+	"github.com/hakgen/hakgen/discovery"
 	"github.com/hakgen/hakgen/failover"
 	"github.com/hakgen/hakgen/metrics"
 )
@@ -20,8 +21,16 @@ import (
 const monitoring = "../packaging/monitoring"
 
 // served scrapes the metrics of a node that has done everything once: a
-// reconcile, a runtime update, a MASTER run and a heal check.
+// reconcile, a runtime update, a MASTER run, a heal check and discovery's
+// polls (the last of them a minute before the heal check).
 func served(t *testing.T) string {
+	t.Helper()
+	return servedWith(t, time.Now().Add(-time.Minute))
+}
+
+// servedWith is served with discovery's last poll at lastPoll; its answer
+// left 3400 requests.
+func servedWith(t *testing.T, lastPoll time.Time) string {
 	t.Helper()
 	dir := t.TempDir()
 	now := time.Now()
@@ -48,8 +57,19 @@ func served(t *testing.T) string {
 		Counts: map[failover.Outcome]int{failover.Owned: 1}, TotalRequests: 1}); err != nil {
 		t.Fatal(err)
 	}
+	disc := discovery.Status{Selectors: map[string]string{"workers": "role=worker"}, Polls: 5, Failures: 1, Requests: 4,
+		Servers:     discovery.Set{Workers: []discovery.Server{{Name: "w4", Address: "10.0.0.24"}, {Name: "w5", Address: "10.0.0.25"}}},
+		LastSuccess: lastPoll, LastPoll: &discovery.Poll{At: lastPoll}, RateLimit: &discovery.RateLimit{Limit: 3600, Remaining: 3400}}
+	data, err = json.Marshal(disc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	discFile := filepath.Join(dir, discovery.StatusName)
+	if err := os.WriteFile(discFile, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	rec := httptest.NewRecorder()
-	metrics.Handler(metrics.Sources{StatusFile: statusFile, Store: store}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	metrics.Handler(metrics.Sources{StatusFile: statusFile, Store: store, Discovery: discFile}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	return rec.Body.String()
 }
 
@@ -100,6 +120,11 @@ func TestServedValues(t *testing.T) {
 		`hakgen_runtime_updates_total{result="ok"} 1`,
 		`hakgen_applied_state_info{hash="abc"} 1`,
 		`hakgen_state_healthy 1`,
+		`hakgen_hcloud_requests_total{source="discovery"} 4`,
+		`hakgen_discovered_servers{list="workers"} 2`,
+		`hakgen_discovery_held{list="workers"} 0`,
+		`hakgen_discovery_polls_total{result="ok"} 4`,
+		`hakgen_discovery_polls_total{result="failed"} 1`,
 	} {
 		if !strings.Contains(body, want+"\n") {
 			t.Errorf("metrics lack %q", want)
@@ -107,5 +132,17 @@ func TestServedValues(t *testing.T) {
 	}
 	if strings.Contains(body, "hakgen_hcloud_ratelimit_remaining 3500\n") == false {
 		t.Errorf("metrics lack the rate limit left:\n%s", body)
+	}
+}
+
+// TestRateLimitOfTheLatestAnswer: the budget left is the newest answer's,
+// discovery's when its poll came after the failover and the heal check.
+func TestRateLimitOfTheLatestAnswer(t *testing.T) {
+	body := servedWith(t, time.Now().Add(time.Minute))
+	if !strings.Contains(body, "hakgen_hcloud_ratelimit_remaining 3400\n") {
+		t.Errorf("metrics lack discovery's rate limit:\n%s", body)
+	}
+	if strings.Contains(body, "hakgen_discovered_servers{list=\"controlPlanes\"}") {
+		t.Error("a list without a selector is reported")
 	}
 }

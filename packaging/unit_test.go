@@ -78,7 +78,7 @@ func TestUnitSettings(t *testing.T) {
 		"ExecStart=/usr/bin/hakgen-agent run",
 		"RuntimeDirectory=hakgen",
 		"RuntimeDirectoryPreserve=yes", // keepalived's notify runs share /run/hakgen
-		"StateDirectory=hakgen",        // last-known-good copies
+		"StateDirectory=hakgen",        // last-known-good copies, discovered.json
 		"ReadWritePaths=/etc/haproxy -/etc/keepalived",
 		"After=network-online.target haproxy.service",
 		"Wants=network-online.target",

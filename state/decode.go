@@ -20,7 +20,10 @@ type decoder struct {
 	problems []Problem
 }
 
-var durationType = reflect.TypeFor[Duration]()
+var (
+	durationType = reflect.TypeFor[Duration]()
+	nameOrIDType = reflect.TypeFor[NameOrID]()
+)
 
 func (d *decoder) fail(n *yaml.Node, path, format string, args ...any) {
 	d.problems = append(d.problems, Problem{
@@ -42,6 +45,8 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	switch {
 	case v.Type() == durationType:
 		d.duration(n, v, path)
+	case v.Type() == nameOrIDType:
+		d.nameOrID(n, v, path)
 	case v.Kind() == reflect.Pointer:
 		if v.IsNil() {
 			v.Set(reflect.New(v.Type().Elem()))
@@ -143,6 +148,15 @@ func (d *decoder) duration(n *yaml.Node, v reflect.Value, path string) {
 		return
 	}
 	v.Set(reflect.ValueOf(dur))
+}
+
+// nameOrID reads a name (a string) or an ID (a whole number).
+func (d *decoder) nameOrID(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.ScalarNode || (n.Tag != "!!str" && n.Tag != "!!int") {
+		d.fail(n, path, "expected a name or a numeric ID, got %s", describe(n))
+		return
+	}
+	v.SetString(n.Value)
 }
 
 // yamlFields maps the yaml names of t's fields to their indexes.

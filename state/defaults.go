@@ -59,6 +59,9 @@ func (s *State) fillDefaults() {
 			p.Backends = BackendsControlPlanes
 		}
 	}
+	if d := s.HCloudDiscovery(); d != nil && !s.has("discovery.hcloud.interval") {
+		d.Interval = DefaultDiscoveryInterval
+	}
 	if k := s.Keepalived; k != nil {
 		if !s.has("keepalived.virtualRouterID") {
 			k.VirtualRouterID = DefaultVirtualRouterID

@@ -32,6 +32,9 @@ type State struct {
 	Keepalived    *Keepalived    `yaml:"keepalived" json:"keepalived"`
 	// HCloud holds what every call to the Hetzner Cloud API uses.
 	HCloud *HCloud `yaml:"hcloud" json:"hcloud,omitempty"`
+	// Discovery adds servers found by their Hetzner Cloud labels to
+	// ControlPlanes and Workers (see WithDiscovered).
+	Discovery *Discovery `yaml:"discovery" json:"discovery,omitempty"`
 
 	file string         // the name used in messages
 	dir  string         // directory relative secret paths are resolved against

@@ -39,6 +39,7 @@ func (s *State) Validate() Problems {
 	v.stats()
 	v.haproxy()
 	v.failover()
+	v.discovery()
 	v.overlaps()
 	sortProblems(v.problems)
 	return v.problems
@@ -55,9 +56,11 @@ func sortProblems(ps Problems) {
 func (v *validator) controlPlanes() {
 	n := len(v.s.ControlPlanes)
 	switch {
+	case n == 0 && v.s.discovers(ListControlPlanes):
+		// discovery.hcloud.controlPlanes finds them.
 	case n == 0:
 		v.errorf("controlPlanes", "at least one control plane is required (expected a list of {name, address})")
-	case n%2 == 0:
+	case n%2 == 0 && !v.s.discovers(ListControlPlanes):
 		v.warnf("controlPlanes", "%d control planes: etcd tolerates no more failures than with %d (expected an odd count such as 1, 3 or 5)", n, n-1)
 	}
 	v.servers("controlPlanes", v.s.ControlPlanes)
@@ -140,7 +143,7 @@ func (v *validator) extraPorts() {
 		switch p.Backends {
 		case BackendsControlPlanes:
 		case BackendsWorkers:
-			if len(v.s.Workers) == 0 {
+			if !v.s.hasWorkers() {
 				v.errorf(path+".backends", "workers, but no workers are listed (expected controlPlanes, or add workers)")
 			}
 		default:
@@ -173,7 +176,7 @@ func (v *validator) frontendPorts() {
 		v.errorf(at.path, "port %d is already used by %s (expected a port no other frontend listens on)", port, name)
 	}
 	add(claim{path: "apiServer.port"}, v.s.APIServer.Port)
-	if len(v.s.Workers) > 0 {
+	if v.s.hasWorkers() {
 		add(claim{path: "ingress.http.port"}, v.s.Ingress.HTTP.Port)
 		add(claim{path: "ingress.https.port"}, v.s.Ingress.HTTPS.Port)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/hakgen/hakgen/discovery"
 	"github.com/hakgen/hakgen/failover"
 	"github.com/hakgen/hakgen/metrics"
 )
@@ -53,7 +54,7 @@ func serveMetrics(o runOptions, log *zap.Logger) (stop func(), err error) {
 		return nil, envErr(fmt.Errorf("--metrics-listen: %w", err))
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", metrics.Handler(metrics.Sources{StatusFile: o.status, Store: failover.NewStore(o.stateDir)}))
+	mux.Handle("/metrics", metrics.Handler(metrics.Sources{StatusFile: o.status, Store: failover.NewStore(o.stateDir), Discovery: discovery.StatusPath(o.status)}))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	done := make(chan struct{})
 	go func() {

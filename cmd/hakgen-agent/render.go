@@ -17,11 +17,16 @@ Without --state or servers it renders the built-in example (3 control planes,
 3 workers), so you can see the output at once. With --diff it prints what
 would change in the running haproxy.cfg instead, and exits 1 when something
 would change, 0 when the running file is current (as diff(1) does), so it can
-gate a pipeline. With --keepalived it prints this node's keepalived.conf.`
+gate a pipeline. With --keepalived it prints this node's keepalived.conf.
+
+With a discovery.hcloud section, the servers its label selectors find now
+(one poll of the Hetzner API) are rendered after the state's own and listed
+on standard error; with --offline, those run kept in --discovered-file.`
 
 const renderExamples = `  hakgen-agent render
   hakgen-agent render --state /etc/hakgen/state.yaml -o /tmp/haproxy.cfg
   hakgen-agent render --diff
+  hakgen-agent render --offline
   hakgen-agent render --keepalived --node lb1
   hakgen-agent render --control-plane cp1=10.0.0.11 --control-plane cp2=10.0.0.12 \
       --control-plane cp3=10.0.0.13 --worker w1=10.0.0.21`
@@ -31,6 +36,8 @@ type renderOptions struct {
 	state, output, running string
 	controlPlanes, workers serverFlag
 	diff                   bool
+	offline                bool
+	discovered             string
 	keepalived             keepalivedOptions
 }
 
@@ -41,6 +48,8 @@ func (o *renderOptions) addFlags(fs *pflag.FlagSet) {
 	fs.Var(&o.workers, "worker", "a worker as `NAME=ADDR`; repeat for more (instead of --state)")
 	fs.BoolVar(&o.diff, "diff", false, "print a unified diff from the running config to the rendered one instead, and exit 1 when they differ (--state defaults to "+DefaultStatePath+")")
 	fs.StringVar(&o.running, "haproxy-config", DefaultHAProxyConfig, "the running haproxy.cfg `FILE`, for --diff")
+	fs.BoolVar(&o.offline, "offline", false, "with discovery.hcloud: render the discovered servers run kept in --discovered-file, without asking the Hetzner API")
+	addDiscoveredFlag(fs, &o.discovered)
 	o.keepalived.addFlags(fs)
 }
 
@@ -51,7 +60,7 @@ func newRenderCommand(e *env) *cobra.Command {
 		Short:   "print the haproxy.cfg (or keepalived.conf) a state renders to",
 		Long:    renderLong,
 		Example: renderExamples,
-		Annotations: map[string]string{annotationSynopsis: "hakgen-agent render [--state FILE] [-o FILE | --diff [--haproxy-config FILE]]\n" +
+		Annotations: map[string]string{annotationSynopsis: "hakgen-agent render [--state FILE] [--offline] [-o FILE | --diff [--haproxy-config FILE]]\n" +
 			"       hakgen-agent render --control-plane NAME=ADDR... [--worker NAME=ADDR...] [-o FILE]\n" +
 			"       hakgen-agent render --keepalived [--state FILE] [--node NAME] [--agent-path PATH] [-o FILE]"},
 		Args: noArgs,
@@ -72,6 +81,13 @@ func (o *renderOptions) run(ctx context.Context, e *env) error {
 	s, err := renderInput(ctx, statePath, o.controlPlanes, o.workers, e)
 	if err != nil {
 		return err
+	}
+	if !o.keepalived.on {
+		res, err := discovered(ctx, s, o.offline, o.discovered, e.stderr)
+		if err != nil {
+			return err
+		}
+		s = res.State
 	}
 	cfg, err := o.keepalived.render(s, statePath, o.diff)
 	if err != nil {

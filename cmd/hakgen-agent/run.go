@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hakgen/hakgen/agent"
+	"github.com/hakgen/hakgen/discovery"
 	"github.com/hakgen/hakgen/failover"
 	"github.com/hakgen/hakgen/haproxy"
 	"github.com/hakgen/hakgen/keepalived"
@@ -59,6 +60,11 @@ MASTER (recorded by ` + "`hakgen-agent notify`" + `, and the Floating IP on its
 interface), the Floating IP's owner is checked every --heal-interval and the
 IP assigned back here if needed.
 
+With a discovery.hcloud section, the servers selected by their Hetzner
+Cloud labels join the state's own: polled every discovery.hcloud.interval
+(and on SIGHUP), applied like an edit of the state's servers, and kept in
+--discovered-file so that a start during an API outage still routes.
+
 Reload methods (--reload):
   systemd        ReloadUnit over D-Bus, verified through the master socket's
                  show proc when it exists (default when booted with systemd)
@@ -82,6 +88,7 @@ type runOptions struct {
 	state, config, lastGood, reload, unit, socket, bin, status string
 	node, kaConfig, kaLastGood, kaUnit, kaBin, kaPidFile       string
 	stateDir, agentPath, serverState, metricsListen            string
+	discovered                                                 string
 	startInactive, metricsAnyAddress                           bool
 	resync, minQuiet, maxQuiet, minReload, healInterval        time.Duration
 	log                                                        logOptions
@@ -92,6 +99,7 @@ func (o *runOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.config, "haproxy-config", DefaultHAProxyConfig, "the `FILE` HAProxy loads (its haproxy.cfg)")
 	fs.StringVar(&o.lastGood, "last-good", DefaultLastGood, "`FILE` keeping the last-known-good haproxy.cfg")
 	addServerStateFlag(fs, &o.serverState)
+	addDiscoveredFlag(fs, &o.discovered)
 	fs.StringVar(&o.reload, "reload", "", "reload `METHOD`: systemd, master-socket or none (default: systemd when "+systemdRunDir+" exists, else master-socket)")
 	fs.StringVar(&o.unit, "unit", systemd.DefaultUnit, "systemd `UNIT` to reload (--reload systemd)")
 	fs.StringVar(&o.socket, "master-socket", haproxy.DefaultMasterSocket, "HAProxy's master CLI `SOCKET` (the service's -S)")
@@ -171,10 +179,16 @@ func runDaemon(ctx context.Context, o runOptions, e *env) error {
 	if err := haproxy.EnsureServerState(o.serverState); err != nil {
 		return envErr(err)
 	}
-	a, err := agent.New(agentConfig(o, checker, reloader, kaTarget, log), log)
+	poller := discovery.New(discovery.Config{Connect: discoveryConnect(log), Path: o.discovered,
+		StatusPath: discovery.StatusPath(o.status)}, log)
+	cfg := agentConfig(o, checker, reloader, kaTarget, log)
+	cfg.Source = poller
+	a, err := agent.New(cfg, log)
 	if err != nil {
 		return envErr(err)
 	}
+	stopPoller := startPoller(ctx, poller)
+	defer stopPoller()
 	stopMetrics, err := serveMetrics(o, log)
 	if err != nil {
 		return err
@@ -183,7 +197,7 @@ func runDaemon(ctx context.Context, o runOptions, e *env) error {
 	startHealer(ctx, o, log)
 	stopWatch := watchHAProxy(ctx, o, log)
 	defer stopWatch()
-	stopHUP := forwardSIGHUP(ctx, hup, a)
+	stopHUP := forwardSIGHUP(ctx, hup, a.Trigger, poller.PollNow)
 	defer stopHUP()
 	if err := a.Run(ctx); err != nil {
 		return envErr(err)
@@ -250,17 +264,20 @@ func serviceArgs(socket string) []string {
 	return []string{"-S", socket}
 }
 
-// forwardSIGHUP turns the SIGHUPs arriving on hup into agent.Trigger until
-// ctx ends or the returned function is called. signal.Notify sends without
-// blocking into hup, buffered(1), so a burst of signals (or one during
-// set-up) collapses into one reconcile.
-func forwardSIGHUP(ctx context.Context, hup <-chan os.Signal, a *agent.Agent) (stop func()) {
+// forwardSIGHUP turns the SIGHUPs arriving on hup into calls of each of
+// triggers (agent.Trigger, and a poll of discovery) until ctx ends or the
+// returned function is called. signal.Notify sends without blocking into
+// hup, buffered(1), so a burst of signals (or one during set-up) collapses
+// into one reconcile.
+func forwardSIGHUP(ctx context.Context, hup <-chan os.Signal, triggers ...func()) (stop func()) {
 	done := make(chan struct{})
 	go func() {
 		for {
 			select {
 			case <-hup:
-				a.Trigger()
+				for _, trigger := range triggers {
+					trigger()
+				}
 			case <-ctx.Done():
 				return
 			case <-done:
@@ -300,4 +317,17 @@ func newReloader(ctx context.Context, o runOptions, checker haproxy.Checker, log
 		return keep, r.Close, nil
 	}
 	return nil, nil, usageErr("--reload %q: want %s, %s or %s", method, reloadSystemd, reloadMaster, reloadNone) // checkFlags refused it already
+}
+
+// startPoller runs discovery's poller until ctx ends or the returned
+// function is called, which waits for it to stop. The poller idles while
+// the state has no discovery section.
+func startPoller(ctx context.Context, p *discovery.Poller) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.Run(ctx)
+	}()
+	return func() { cancel(); <-done }
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/hakgen/hakgen/agent"
+	"github.com/hakgen/hakgen/discovery"
 	"github.com/hakgen/hakgen/failover"
 )
 
@@ -23,7 +24,8 @@ const statusLong = `
 Prints what the running agent (` + "`hakgen-agent run`" + `) last did, from its status
 file: the applied state's hash, when and how the last reconcile ended, the
 last error, reload counts, and for each file it manages (haproxy.cfg,
-keepalived.conf) what runs. --json prints the status file itself (its
+keepalived.conf) what runs; with discovery.hcloud, the discovered servers,
+the last successful poll, what polling costs and the API's rate limit. --json prints the status file itself (its
 fields are documented in README.md and stable: new ones may be added, none
 removed or renamed).
 
@@ -70,12 +72,17 @@ func (o *statusOptions) show(ctx context.Context, e *env) error {
 		return envErr(err)
 	}
 	pair := readPair(ctx, o.stateDir, st.StateFile)
+	disc, err := readDiscovery(path, st.PID)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "warning: %v\n", err)
+	}
 	if o.asJSON {
-		if err := printJSON(e.stdout, path, pair); err != nil {
+		if err := printJSON(e.stdout, path, pair, disc); err != nil {
 			return err
 		}
 	} else {
 		printStatus(e.stdout, st, pair, time.Now())
+		printDiscovery(e.stdout, disc, time.Now())
 	}
 	switch {
 	case !alive(st.PID):
@@ -96,8 +103,9 @@ func alive(pid int) bool {
 	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
-// printJSON prints the status file with the pair's view added as "pair".
-func printJSON(w io.Writer, path string, pair pairView) error {
+// printJSON prints the status file with the pair's view added as "pair"
+// and discovery's status, when there is one, as "discovery".
+func printJSON(w io.Writer, path string, pair pairView, disc *discovery.Status) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return envErr(err)
@@ -107,6 +115,9 @@ func printJSON(w io.Writer, path string, pair pairView) error {
 		return envErr(fmt.Errorf("reading %s: %w", path, err))
 	}
 	if doc["pair"], err = json.Marshal(pair); err != nil {
+		return err
+	}
+	if err := addDiscoveryJSON(doc, disc); err != nil {
 		return err
 	}
 	out, err := json.MarshalIndent(doc, "", "  ")

@@ -35,6 +35,9 @@ Checks a desired state the whole way, on the load balancer it is for:
     node's address, the secret files (API token, stats password) exist, can
     be read and are private, and haproxy.maxconn fits the file-descriptor
     limit HAProxy gets (LimitNOFILE of its unit, else this shell's hard limit).
+With a discovery.hcloud section, the servers its label selectors find (one
+poll of the Hetzner API; offline, those run kept in --discovered-file) are
+listed and rendered into the haproxy.cfg that is checked.
 This node is --node, else the load balancer whose address this machine has.
 With --offline (on a laptop or in CI, before deploying) only what needs no
 node is checked, and missing secret files are warnings. Nothing is
@@ -53,6 +56,7 @@ type validateOptions struct {
 	state, haproxyBin, keepalivedBin, node, unit, agentPath string
 	offline                                                 bool
 	timeout                                                 time.Duration
+	discovered                                              string
 }
 
 func (o *validateOptions) addFlags(fs *pflag.FlagSet) {
@@ -64,6 +68,7 @@ func (o *validateOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.offline, "offline", false, "check only what needs no node (not on a load balancer): no interfaces, no keepalived -t, no file-descriptor limit; missing secret files are warnings")
 	fs.DurationVar(&o.timeout, "timeout", DefaultValidateTimeout, "give up after `DURATION`")
 	addAgentPathFlag(fs, &o.agentPath)
+	addDiscoveredFlag(fs, &o.discovered)
 }
 
 func newValidateCommand(e *env) *cobra.Command {
@@ -96,6 +101,9 @@ func (o *validateOptions) run(ctx context.Context, e *env) error {
 		return err
 	}
 	v.secrets()
+	if err := v.discover(ctx); err != nil {
+		return err
+	}
 	dir, err := os.MkdirTemp("", "hakgen-validate-")
 	if err != nil {
 		return envErr(err)

@@ -7,7 +7,9 @@
 //
 //	POST /v1/floating_ips/{id}/actions/assign
 //	GET  /v1/floating_ips/{id}, GET /v1/floating_ips?name=...
-//	GET  /v1/servers/{id},      GET /v1/servers?name=...
+//	GET  /v1/servers/{id},      GET /v1/servers?label_selector=...&page=...
+//	PUT  /v1/servers/{id} (labels, name), POST /v1/servers/{id}/actions/attach_to_network
+//	GET  /v1/networks/{id},     GET /v1/networks?name=...
 //	GET  /v1/actions/{id},      GET /v1/actions?id=...,
 //	GET  /v1/floating_ips/{id}/actions/{action}
 //	GET  /hetzner/v1/metadata/instance-id, /hetzner/v1/metadata/hostname
@@ -66,6 +68,7 @@ type Fake struct {
 	remaining   int
 	requests    []Request
 	seq         uint64
+	networks    map[int64]*schema.Network // servers.go; nil until AddNetwork
 }
 
 // New starts a fake with the default world on a loopback address and

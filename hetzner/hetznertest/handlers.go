@@ -116,20 +116,7 @@ func (f *Fake) getServer(idText string) (int, []byte) {
 }
 
 func (f *Fake) listServers(r *http.Request) (int, []byte) {
-	name := r.URL.Query().Get("name")
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := []schema.Server{}
-	for _, s := range f.servers {
-		if name == "" || s.Name == name {
-			out = append(out, *s)
-		}
-	}
-	slices.SortFunc(out, func(a, b schema.Server) int { return cmp.Compare(a.ID, b.ID) })
-	return jsonBody(http.StatusOK, struct {
-		schema.ServerListResponse
-		schema.MetaResponse
-	}{schema.ServerListResponse{Servers: out}, onePage(len(out))})
+	return f.serverPage(r) // servers.go: label selectors and pages
 }
 
 // metadata answers the metadata service's plain-text endpoints, for the

@@ -39,6 +39,14 @@ func (f *Fake) route(r *http.Request) (Endpoint, handlerFunc) {
 		return GetAction, func(*http.Request) (int, []byte) { return f.getAction(parts[1]) }
 	case len(parts) == 1 && parts[0] == "actions" && get:
 		return ListActions, f.listActions
+	case len(parts) == 4 && parts[0] == "servers" && parts[2] == "actions" && parts[3] == "attach_to_network" && r.Method == http.MethodPost:
+		return AttachToNetwork, func(r *http.Request) (int, []byte) { return f.attachToNetwork(r, parts[1]) }
+	case len(parts) == 2 && parts[0] == "servers" && r.Method == http.MethodPut:
+		return UpdateServer, func(r *http.Request) (int, []byte) { return f.updateServer(r, parts[1]) }
+	case len(parts) == 2 && parts[0] == "networks" && get:
+		return GetNetwork, func(*http.Request) (int, []byte) { return f.getNetwork(parts[1]) }
+	case len(parts) == 1 && parts[0] == "networks" && get:
+		return ListNetworks, f.networkList
 	}
 	return Unknown, func(*http.Request) (int, []byte) {
 		return apiError(http.StatusNotFound, "not_found", "no such endpoint in the fake")
