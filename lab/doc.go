@@ -47,7 +47,7 @@
 // suffix, processes are found by the PID of the child the lab started,
 // every client loop is bounded in count and time, and the lab is torn
 // down when the test ends, fails or is interrupted (its children die with
-// the test process in any case: see spawn.go).
+// the test process in any case: see internal/spawn).
 //
 // Kit.New builds a lab; the scenarios in lab_test.go use its handles:
 // LB (its HAProxy, keepalived and agent as Procs, its state.yaml, its

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hakgen/hakgen/internal/spawn"
 )
 
 // Bounds of the waits of a node (upper bounds against hangs, not
@@ -153,7 +155,7 @@ func startNode(tools *Tools, spec nodeSpec) (*Node, error) {
 		n.closeLogs()
 		return nil, err
 	}
-	if err := start(n.holder); err != nil {
+	if err := spawn.Start(n.holder); err != nil {
 		n.closeLogs()
 		return nil, fmt.Errorf("node %s: starting the holder: %w", n.Name, err)
 	}

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/hakgen/hakgen/internal/spawn"
 )
 
 // Proc is a long-running process started in a node, such as HAProxy or
@@ -31,7 +33,7 @@ func (n *Node) Start(name string, env []string, argv ...string) (*Proc, error) {
 	w := n.Journal.Writer(name)
 	p.cmd.Stdout, p.cmd.Stderr = w, w
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := start(p.cmd); err != nil {
+	if err := spawn.Start(p.cmd); err != nil {
 		return nil, fmt.Errorf("%s: starting %s: %w", n.Name, name, err)
 	}
 	go func() { _ = p.cmd.Wait(); close(p.done) }()

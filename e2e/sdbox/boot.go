@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hakgen/hakgen/internal/spawn"
 	"github.com/hakgen/hakgen/internal/tooltest"
 )
 
@@ -117,10 +118,10 @@ func start(t testing.TB, p plan, nsenter string) (*Machine, error) {
 
 // startInit starts the re-executed test binary. PID 1 gets SIGKILL should
 // the test binary die without cleaning up (a test timeout, for instance).
-// The kernel sends that signal when the starting OS thread ends, and the Go
-// runtime ends a thread when a goroutine locked to it exits locked (as
-// network namespace helpers do); so the child is started from a fresh,
-// unlocked goroutine, never from the caller's possibly locked one.
+// The kernel sends that signal when the forking OS thread ends, and the Go
+// runtime ends a thread whenever a goroutine locked to it returns (as
+// network namespace helpers do, on any thread); so the child is forked
+// from spawn's thread, which lives as long as the test binary.
 func startInit(cg *cgroup, enc string) (*exec.Cmd, *console, error) {
 	dir, err := cg.open()
 	if err != nil {
@@ -146,9 +147,7 @@ func startInit(cg *cgroup, enc string) (*exec.Cmd, *console, error) {
 			Pdeathsig:   syscall.SIGKILL,
 		},
 	}
-	started := make(chan error, 1)
-	go func() { started <- cmd.Start() }()
-	if err := <-started; err != nil {
+	if err := spawn.Start(cmd); err != nil {
 		return nil, nil, errors.Join(fmt.Errorf("starting machine: %w", err), con.close())
 	}
 	return cmd, con, nil
