@@ -8,7 +8,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -62,5 +64,31 @@ func checkInside(t *testing.T, m *Machine, script, want string) {
 	out, err := m.Run(context.Background(), "/bin/sh", "-c", script)
 	if got := strings.TrimSpace(out); err != nil || got != want {
 		t.Errorf("%s: got %q, %v; want %q", script, got, err, want)
+	}
+}
+
+// TestMachineOutlivesEndedThreads ends many OS threads, as namespace
+// helpers do by returning while locked to theirs, and checks that the
+// machine still runs: its PID 1 dies with the thread that forked it
+// (Pdeathsig), so that thread must not be one of them.
+func TestMachineOutlivesEndedThreads(t *testing.T) {
+	t.Parallel()
+	m := Boot(t, Options{})
+	for range 20 {
+		var wg sync.WaitGroup
+		for range 10 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+			}()
+		}
+		wg.Wait()
+	}
+	checkInside(t, m, "echo up", "up")
+	select {
+	case <-m.exited:
+		t.Fatalf("PID 1 died: %v", m.exitErr)
+	default:
 	}
 }
