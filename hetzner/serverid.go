@@ -76,11 +76,9 @@ func (s *ServerIDSource) ServerID(ctx context.Context) (int64, error) {
 // AskServerID asks the metadata service at endpoint for this server's ID,
 // once, bounded by timeout, without any cache.
 func AskServerID(ctx context.Context, endpoint string, timeout time.Duration) (int64, error) {
-	// The metadata client sets the Timeout of the http.Client it is
-	// given, so it gets its own.
 	md := metadata.NewClient(
 		metadata.WithEndpoint(endpoint),
-		metadata.WithHTTPClient(&http.Client{}),
+		metadata.WithHTTPClient(metadataHTTPClient()),
 		metadata.WithTimeout(timeout),
 		metadata.WithApplication("hakgen", ""),
 	)
@@ -113,4 +111,13 @@ func writeCache(path string, id int64) error {
 	}
 	_, err := atomicfile.Write(path, []byte(strconv.FormatInt(id, 10)+"\n"), 0o644)
 	return err
+}
+
+// metadataHTTPClient is the metadata service's own client. The metadata
+// client sets the Timeout of the http.Client it is given, so it gets its
+// own; and it never uses a proxy: the service is link-local, on the
+// server itself, and a proxy's answer would be cached as this server's ID
+// (Go exempts only loopback from HTTP_PROXY, not 169.254.169.254).
+func metadataHTTPClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
 }
