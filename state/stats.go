@@ -62,14 +62,14 @@ func (s *State) PeerStatsURLs(node string) []string {
 
 // NodeStatsURL is the stats frontend of the load balancer named node as its
 // peers reach it over the private network (http://ADDRESS:PORT): known
-// only when stats.bind names a load balancer's address, so that each node
-// binds its own.
+// when stats.bind names a load balancer's address, so that each node binds
+// its own, or is a wildcard, so that each node's private address serves it.
 func (s *State) NodeStatsURL(node string) (string, bool) {
 	host, port, err := SplitBind(s.Stats.Bind)
 	if err != nil {
 		return "", false
 	}
-	perNode := false
+	perNode := IsWildcard(host)
 	for _, lb := range s.LoadBalancers {
 		perNode = perNode || sameHost(lb.Address, host)
 	}
