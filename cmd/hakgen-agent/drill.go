@@ -9,10 +9,12 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -135,6 +137,11 @@ func (o *drillOptions) run(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
+	// A drill holds this node out of MASTER until it clears the flag: a
+	// hang-up (the operator's SSH session lost) ends it like an interrupt,
+	// never by the default action, which would leave the flag set.
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGHUP)
+	defer stop()
 	res, err := d.run(ctx, e)
 	if err != nil {
 		return err
