@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"strings"
 
 	"github.com/fsnotify/fsnotify"
 	"go.uber.org/zap"
@@ -81,14 +80,14 @@ func (w *watcher) rewatchDir() {
 }
 
 // follow watches the directory the state file's symlink points into, when
-// that is outside the state file's own directory (a ConfigMap's ..data
-// links stay inside it and need nothing more), and stops watching the one
-// it pointed into before.
+// that is not the state file's own directory (elsewhere, or a subdirectory
+// of it: a checkout, or a ConfigMap's timestamped directory behind its
+// ..data link), and stops watching the one it pointed into before.
 func (w *watcher) follow() {
 	resolved, err := filepath.EvalSymlinks(w.statePath)
 	linkDir, linkBase := "", ""
 	if err == nil {
-		if d := filepath.Dir(resolved); d != w.dir && !strings.HasPrefix(d, w.dir+string(filepath.Separator)) {
+		if d := filepath.Dir(resolved); d != w.dir {
 			linkDir, linkBase = d, filepath.Base(resolved)
 		}
 	}

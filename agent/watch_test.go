@@ -158,6 +158,30 @@ func TestWatchFollowsASymlinkElsewhere(t *testing.T) {
 	}
 }
 
+// TestWatchFollowsASymlinkIntoASubdirectory: a link to a file in a
+// subdirectory of the state's own directory (a checkout kept there) is
+// followed too.
+func TestWatchFollowsASymlinkIntoASubdirectory(t *testing.T) {
+	etc := t.TempDir()
+	repo := filepath.Join(etc, "repo")
+	if err := os.Mkdir(repo, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	target := filepath.Join(repo, "state.yaml")
+	if err := os.WriteFile(target, []byte("v0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(etc, "state.yaml")
+	if err := os.Symlink("repo/state.yaml", path); err != nil {
+		t.Fatal(err)
+	}
+	w := startWatch(t, path)
+	if err := os.WriteFile(target, []byte("v1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	expectHint(t, w, "an edit of the link's target")
+}
+
 // TestWatchSurvivesAReplacedDirectory: a new directory renamed over the
 // state's directory gives a hint, and edits in it keep giving hints.
 func TestWatchSurvivesAReplacedDirectory(t *testing.T) {
