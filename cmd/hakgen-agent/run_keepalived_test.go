@@ -90,3 +90,31 @@ func fileExists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
 }
+
+// TestRunWithoutKeepalivedInstalled: a state with a keepalived section on
+// a node without keepalived (the package only recommends it) still gets
+// its haproxy.cfg, with a warning that keepalived.conf is left alone; once
+// keepalived is installed, keepalived.conf follows.
+func TestRunWithoutKeepalivedInstalled(t *testing.T) {
+	installed := defaultKeepalivedBin
+	defaultKeepalivedBin = filepath.Join(t.TempDir(), "keepalived")
+	t.Cleanup(func() { defaultKeepalivedBin = installed })
+	d := startDaemon(t, pairState, "--node", "lb2")
+	kaPath := filepath.Join(d.dir, "keepalived.conf")
+	d.waitStatus(t, "haproxy.cfg applied", func(st *agent.Status) bool { return st.Healthy && fileExists(d.config) })
+	if fileExists(kaPath) {
+		t.Error("keepalived.conf written without keepalived installed")
+	}
+	if !strings.Contains(d.stderr.String(), "keepalived is not installed") {
+		t.Errorf("no warning that keepalived is missing:\n%s", d.stderr)
+	}
+
+	if err := os.Symlink(standInKeepalived(t), defaultKeepalivedBin); err != nil {
+		t.Fatal(err)
+	}
+	// Any write of the state makes the daemon look again.
+	if err := os.WriteFile(d.state, []byte(pairState+"# keepalived installed\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d.waitStatus(t, "keepalived.conf applied", func(st *agent.Status) bool { return st.Healthy && fileExists(kaPath) })
+}

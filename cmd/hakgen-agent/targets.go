@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 
 	"go.uber.org/zap"
 
@@ -104,6 +107,10 @@ func keepalivedTarget(ctx context.Context, o runOptions, log *zap.Logger) (agent
 		Checker:  keepalived.Checker{Bin: o.kaBin},
 		Reloader: agent.NoReload{},
 	}
+	if o.kaBin == "" {
+		t.Checker = keepalived.Checker{Bin: defaultKeepalivedBin}
+		t.Render = unlessMissing(t.Render, log)
+	}
 	if reloadMethod(o.reload) != reloadSystemd {
 		log.Info("keepalived.conf is installed but keepalived is not reloaded without --reload systemd")
 		return t, func() {}, nil
@@ -116,6 +123,37 @@ func keepalivedTarget(ctx context.Context, o runOptions, log *zap.Logger) (agent
 	}
 	t.Reloader = r
 	return t, r.Close, nil
+}
+
+// defaultKeepalivedBin is where Debian's keepalived package puts it.
+var defaultKeepalivedBin = keepalived.DefaultBin
+
+// unlessMissing manages keepalived.conf only while keepalived is installed
+// (at its default path; --keepalived-bin names one that must exist), as
+// validate does: the package only recommends keepalived, and a state is
+// applied whole, so a missing keepalived would otherwise hold haproxy.cfg
+// back forever. That is said once, and again once keepalived is back.
+func unlessMissing(render func(*state.State) ([]byte, error), log *zap.Logger) func(*state.State) ([]byte, error) {
+	var missing atomic.Bool
+	return func(s *state.State) ([]byte, error) {
+		if s.Keepalived == nil {
+			return render(s)
+		}
+		_, err := os.Stat(defaultKeepalivedBin)
+		gone := errors.Is(err, fs.ErrNotExist)
+		if missing.Swap(gone) != gone {
+			if gone {
+				log.Warn("keepalived is not installed: keepalived.conf is left alone, and this node cannot fail over, until it is",
+					zap.String("binary", defaultKeepalivedBin))
+			} else {
+				log.Info("keepalived is installed: keepalived.conf is managed again", zap.String("binary", defaultKeepalivedBin))
+			}
+		}
+		if gone {
+			return nil, agent.ErrNotManaged
+		}
+		return render(s)
+	}
 }
 
 // reloadMethod is --reload with its default filled in.
