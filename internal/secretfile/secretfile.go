@@ -103,22 +103,52 @@ func CheckPrivate(path, real, what string, info os.FileInfo) error {
 // directory from its own up to / must be owned by root or the effective
 // user, and writable by group or others only when it has the sticky bit
 // (as /tmp has), which keeps others from renaming or removing what they
-// do not own. When path is a symlink, the directories holding the link
-// are held to the same rule: whoever can write them can point the link
-// elsewhere.
+// do not own. When path is a symlink, the directories holding each link
+// of the chain are held to the same rule: whoever can write one of them
+// can point its link elsewhere.
 func CheckDirs(path, real, what string) error {
 	if err := checkDirChain(path, real, what, filepath.Dir(real)); err != nil {
 		return err
 	}
-	linkDir, err := filepath.EvalSymlinks(filepath.Dir(path))
-	if err != nil {
-		return fmt.Errorf("%s %s: resolving its directory: %w", what, named(path, real), err)
+	checked := map[string]bool{filepath.Dir(real): true}
+	p := path
+	for range maxLinks {
+		dir, err := filepath.EvalSymlinks(filepath.Dir(p))
+		if err == nil {
+			dir, err = filepath.Abs(dir)
+		}
+		if err != nil {
+			return fmt.Errorf("%s %s: resolving the directory of %s: %w", what, named(path, real), p, err)
+		}
+		if !checked[dir] {
+			if err := checkDirChain(path, real, what, dir); err != nil {
+				return err
+			}
+			checked[dir] = true
+		}
+		link := filepath.Join(dir, filepath.Base(p))
+		info, err := os.Lstat(link)
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", what, named(path, real), err)
+		}
+		if info.Mode()&os.ModeSymlink == 0 {
+			return nil
+		}
+		target, err := os.Readlink(link)
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", what, named(path, real), err)
+		}
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(dir, target)
+		}
+		p = target
 	}
-	if linkDir, err = filepath.Abs(linkDir); err != nil || linkDir == filepath.Dir(real) {
-		return err
-	}
-	return checkDirChain(path, real, what, linkDir)
+	return fmt.Errorf("%s %s: more than %d symlinks", what, named(path, real), maxLinks)
 }
+
+// maxLinks bounds the symlinks followed from a secret's path, as the
+// kernel's own limit does.
+const maxLinks = 40
 
 // checkDirChain checks dir and every directory above it (see CheckDirs).
 func checkDirChain(path, real, what, dir string) error {

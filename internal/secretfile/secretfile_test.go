@@ -121,3 +121,39 @@ func TestReadChecksTheLinksDirectory(t *testing.T) {
 		t.Fatalf("err = %v\nwant  %s", err, want)
 	}
 }
+
+// TestReadChecksEveryLinkOfAChain: safe/token -> open/hop -> the file;
+// the first link and the file are in safe directories, the link between
+// them is not: whoever can write open/ can point hop elsewhere.
+func TestReadChecksEveryLinkOfAChain(t *testing.T) {
+	_, real := secretIn(t, 0o755)
+	base := t.TempDir()
+	safe, open := filepath.Join(base, "safe"), filepath.Join(base, "open")
+	for _, d := range []string{safe, open} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chmod(open, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(real, filepath.Join(open, "hop")); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(safe, "token")
+	if err := os.Symlink("../open/hop", link); err != nil {
+		t.Fatal(err)
+	}
+	_, err := secretfile.Read(link, "token file", true)
+	want := "token file " + link + " (" + real + ") is in the directory " + open + ", mode 0777: group or others can write it and replace the file (run: chmod go-w " + open + ")"
+	if err == nil || err.Error() != want {
+		t.Fatalf("err = %v\nwant  %s", err, want)
+	}
+	// The same chain through safe directories only is read.
+	if err := os.Chmod(open, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := secretfile.Read(link, "token file", true); err != nil || got != "s3cret\n" {
+		t.Fatalf("read through a safe chain: %q, %v", got, err)
+	}
+}
