@@ -34,6 +34,10 @@ func Certificates(ctx context.Context, s *state.State, names []string) []Result 
 	if len(want) == 0 {
 		return nil
 	}
+	if len(s.ControlPlanes) == 0 {
+		return []Result{warn("certificates", "controlPlanes", "check that discovery finds the control planes (hakgen-agent validate), or list them",
+			"no control plane to check: the state lists none and discovery found none")}
+	}
 	var results []Result
 	for i, cp := range s.ControlPlanes {
 		field := fmt.Sprintf("controlPlanes[%d]", i)
@@ -230,15 +234,19 @@ type TokenAPI interface {
 // Token checks that the API token works, with one read request (the
 // Floating IP); err is the error of building the client (no token, a file
 // others can read, ...).
-func Token(ctx context.Context, api TokenAPI, err error, floatingIPID int64) Result {
+func Token(ctx context.Context, s *state.State, api TokenAPI, err error, floatingIPID int64) Result {
 	check := "API token"
+	_, field := s.TokenFile()
+	if field == "" {
+		field = "hcloud.tokenFile"
+	}
 	if err != nil {
-		return fail(check, "floatingIP.tokenFile", "see the message; the token belongs in a root-only file (chmod 600)", "%v", err)
+		return fail(check, field, "see the message; the token belongs in a root-only file (chmod 600)", "%v", err)
 	}
 	owner, err := api.Owner(ctx, floatingIPID)
 	if err != nil {
 		return fail(check, "floatingIP.id", "check the token (Read & Write, of the Floating IP's project) and floatingIP.id with hcloud floating-ip list",
 			"reading Floating IP %d with the token failed: %v", floatingIPID, err)
 	}
-	return pass(check, "floatingIP.tokenFile", "the token reads Floating IP %d (on server %d)", floatingIPID, owner)
+	return pass(check, field, "the token reads Floating IP %d (on server %d)", floatingIPID, owner)
 }

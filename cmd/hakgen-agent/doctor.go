@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 	"go.uber.org/zap"
 
+	"github.com/hakgen/hakgen/discovery"
 	"github.com/hakgen/hakgen/failover"
 	"github.com/hakgen/hakgen/haproxy"
 	"github.com/hakgen/hakgen/hetzner"
@@ -99,7 +100,13 @@ func (o *doctorOptions) run(ctx context.Context, e *env) error {
 		return err
 	}
 	me := s.LoadBalancers[i]
-	results := o.checks(ctx, s, i)
+	var results []preflight.Result
+	if s.HCloudDiscovery() != nil {
+		var found preflight.Result
+		s, found = doctorDiscovery(ctx, s)
+		results = append(results, found)
+	}
+	results = append(results, o.checks(ctx, s, i)...)
 	for _, r := range results {
 		printResult(e, r)
 	}
@@ -111,6 +118,23 @@ func (o *doctorOptions) run(ctx context.Context, e *env) error {
 	}
 	fmt.Fprintf(e.stdout, "%s: every check passed\n", me.Name)
 	return nil
+}
+
+// doctorDiscovery polls discovery once, so that the checks of the control
+// planes cover the discovered ones too; without an answer they cover the
+// state's own.
+func doctorDiscovery(ctx context.Context, s *state.State) (*state.State, preflight.Result) {
+	check := "discovery"
+	dctx, cancel := context.WithTimeout(ctx, discoveryTimeout)
+	defer cancel()
+	res, err := discovery.Once(dctx, s, discoveryConnect(zap.NewNop()))
+	if err != nil {
+		return s, preflight.Result{Check: check, Status: preflight.Warn, Field: "discovery.hcloud",
+			Detail: fmt.Sprintf("cannot poll: %v; the checks cover the state's own servers only", err),
+			Fix:    "see the message; hakgen-agent validate shows what discovery finds"}
+	}
+	return res.State, preflight.Result{Check: check, Status: preflight.Pass, Field: "discovery.hcloud",
+		Detail: fmt.Sprintf("%d control planes and %d workers in all (%d API requests)", len(res.State.ControlPlanes), len(res.State.Workers), res.Requests)}
 }
 
 // checks runs every check for the load balancer at index i.
@@ -152,7 +176,7 @@ func (o *doctorOptions) checks(ctx context.Context, s *state.State, i int) []pre
 	if err == nil {
 		api = cl
 	}
-	results = append(results, preflight.Token(ctx, api, err, s.FloatingIP.ID))
+	results = append(results, preflight.Token(ctx, s, api, err, s.FloatingIP.ID))
 	if have, err := preflight.LocalInterfaces(); err == nil {
 		results = append(results, preflight.Interfaces(s, me.Name, have)...)
 	}

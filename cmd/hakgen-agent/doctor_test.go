@@ -301,6 +301,19 @@ func TestDoctorFindsWhatBitesAtTheFirstFailover(t *testing.T) {
 		}
 	})
 
+	t.Run("control planes discovered", func(t *testing.T) {
+		d.fake.AddNetwork(7, "k8s", "10.0.0.0/16")
+		d.fake.PutServer(hetznertest.ServerSpec{ID: 3013, Name: "cp3", Labels: map[string]string{"role": "control-plane"},
+			Private: map[int64]string{7: "10.0.0.13"}})
+		discovering := strings.Replace(quickStartState(t), "  - {name: cp3, address: 10.0.0.13}\n", "", 1) +
+			"haproxy: {maxconn: 2000}\ndiscovery:\n  hcloud: {network: k8s, controlPlanes: role=control-plane}\n"
+		d.write(t, discovering)
+		defer d.write(t, quickStartState(t)+"haproxy: {maxconn: 2000}\n")
+		_, out, lines := d.doctor(t)
+		lines["discovery"].want(t, out, "discovery", "PASS", "3 control planes")
+		lines["certificate of cp3"].want(t, out, "certificate of cp3", "PASS", "names 203.0.113.10, k8s.example.com")
+	})
+
 	t.Run("no eth0", func(t *testing.T) {
 		d.ns.run(t, tooltest.Need(t, "ip"), "link", "del", "eth0")
 		code, out, lines := d.doctor(t)
