@@ -126,10 +126,43 @@ func newRootCommand(e *env) *cobra.Command {
 	root.SetVersionTemplate(versionLine(v, c) + "\n")
 	root.SetHelpFunc(func(cmd *cobra.Command, _ []string) { printHelp(cmd.OutOrStdout(), cmd) })
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr("%v", err) })
+	root.SetHelpCommand(newHelpCommand(root))
 	root.AddCommand(newRenderCommand(e), newValidateCommand(e), newVersionCommand(e), newNotifyCommand(e),
 		newCheckCommand(e), newRunCommand(e), newStatusCommand(e), newDoctorCommand(e), newDrillCommand(e), newGendocsCommand(e),
 		newDrainCommand(e), newUndrainCommand(e))
 	return root
+}
+
+// newHelpCommand is `help [COMMAND]`: cobra's own prints the top-level
+// help for a command it does not know, and exits 0.
+func newHelpCommand(root *cobra.Command) *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [COMMAND]",
+		Short: "help about any command",
+		RunE: func(_ *cobra.Command, args []string) error {
+			cmd, rest, err := root.Find(args)
+			if err != nil || len(rest) > 0 {
+				typed := strings.Join(args, " ")
+				if len(rest) > 0 {
+					typed = rest[0]
+				}
+				return usageErr("no help for %q: unknown command%s", typed, suggestions(cmd, typed))
+			}
+			printHelp(root.OutOrStdout(), cmd)
+			return nil
+		},
+		ValidArgsFunction: func(_ *cobra.Command, args []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			var names []cobra.Completion
+			if len(args) == 0 {
+				for _, c := range root.Commands() {
+					if c.IsAvailableCommand() {
+						names = append(names, c.Name())
+					}
+				}
+			}
+			return names, cobra.ShellCompDirectiveNoFileComp
+		},
+	}
 }
 
 // suggestions is cobra's "did you mean" for a mistyped command, as the

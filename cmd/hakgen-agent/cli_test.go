@@ -238,6 +238,9 @@ func TestCobraConventions(t *testing.T) {
 	if code, out, _ := runCLI(t, "help", "run"); code != exitOK || !strings.Contains(out, "Usage: hakgen-agent run") || !strings.Contains(out, "--heal-interval") {
 		t.Errorf("help run: exit %d\n%s", code, out)
 	}
+	if code, out, errOut := runCLI(t, "help", "rnu"); code != exitUsage || out != "" || !strings.Contains(errOut, `no help for "rnu": unknown command; did you mean run?`) {
+		t.Errorf("help rnu: exit %d, stdout %q, stderr:\n%s", code, out, errOut)
+	}
 	code, out, _ := runCLI(t, "--version")
 	_, want, _ := runCLI(t, "version")
 	if code != exitOK || out != want || !strings.HasPrefix(out, "hakgen-agent ") {
