@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -16,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/hakgen/hakgen/internal/childproc"
 	"github.com/hakgen/hakgen/state"
 )
 
@@ -188,13 +188,15 @@ func Version(ctx context.Context, name, bin string, major, minor int) Result {
 	check := name + " version"
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(cctx, bin, "-v").CombinedOutput()
+	// As every child of the agent: PATH only (the environment may hold the
+	// API token), bounded output, its whole process group ended.
+	out, err := childproc.Run(cctx, bin, "-v")
 	if err != nil && len(out) == 0 {
 		return fail(check, "", "install it: apt-get install "+name, "%s -v: %v", bin, err)
 	}
-	m := versionRe.FindStringSubmatch(string(out))
+	m := versionRe.FindStringSubmatch(out)
 	if m == nil {
-		return warn(check, "", "", "cannot read the version of %s from %q", bin, firstLine(string(out)))
+		return warn(check, "", "", "cannot read the version of %s from %q", bin, firstLine(out))
 	}
 	maj, _ := strconv.Atoi(m[2])
 	mino, _ := strconv.Atoi(m[3])
