@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/hakgen/hakgen/internal/tooltest"
@@ -248,5 +249,19 @@ func TestCobraConventions(t *testing.T) {
 	}
 	if code, out, _ := runCLI(t, "completion", "bash"); code != exitOK || !strings.Contains(out, "__start_hakgen-agent") {
 		t.Errorf("completion bash: exit %d\n%.200s", code, out)
+	}
+}
+
+// TestRenderDiffRefusesAFIFO: a FIFO at --haproxy-config is refused by
+// its kind at once, not waited on.
+func TestRenderDiffRefusesAFIFO(t *testing.T) {
+	statePath := writeState(t, "controlPlanes:\n  - {name: cp1, address: 10.0.0.11}\n")
+	fifo := filepath.Join(t.TempDir(), "haproxy.cfg")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runCLI(t, "render", "--diff", "--state", statePath, "--haproxy-config", fifo)
+	if code != exitEnvironment || !strings.Contains(stderr, fifo+" is not a regular file but a named pipe (FIFO)") {
+		t.Errorf("render --diff of a FIFO: exit %d, stderr %q", code, stderr)
 	}
 }

@@ -4,19 +4,24 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 
+	"github.com/hakgen/hakgen/internal/regular"
 	"github.com/pmezard/go-difflib/difflib"
 )
 
 // DefaultHAProxyConfig is the haproxy.cfg Debian's haproxy.service loads.
 const DefaultHAProxyConfig = "/etc/haproxy/haproxy.cfg"
 
+// maxDiffed bounds what render --diff reads of the installed file, as the
+// agent bounds what it reads of the files it manages.
+const maxDiffed = 64 << 20
+
 // printDiff prints a unified diff from the file at path to rendered and
 // returns an error with exit code 1 when they differ, as diff(1) does. A
 // missing file counts as empty; nothing is written.
 func printDiff(path string, rendered []byte, e *env) error {
-	current, err := os.ReadFile(path)
+	// A FIFO or device at path is refused, not waited on or read forever.
+	current, err := regular.Read(path, maxDiffed)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return envErr(fmt.Errorf("reading the running config: %w", err))
 	}
