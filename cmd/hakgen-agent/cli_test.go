@@ -265,3 +265,15 @@ func TestRenderDiffRefusesAFIFO(t *testing.T) {
 		t.Errorf("render --diff of a FIFO: exit %d, stderr %q", code, stderr)
 	}
 }
+
+// TestServerStateFileIsAbsolute: a relative --server-state-file is written
+// into haproxy.cfg as an absolute path, since HAProxy resolves it from its
+// own working directory.
+func TestServerStateFileIsAbsolute(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	code, out, stderr := runCLI(t, "render", "--server-state-file", "lib/server-state")
+	if want := "\n    server-state-file " + filepath.Join(dir, "lib", "server-state") + "\n"; code != exitOK || !strings.Contains(out, want) {
+		t.Errorf("render --server-state-file lib/server-state: exit %d, want %q in:\n%s%s", code, want, out, stderr)
+	}
+}

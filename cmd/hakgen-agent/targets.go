@@ -73,8 +73,28 @@ func haproxyRuntime(o runOptions, log *zap.Logger) agent.Runtime {
 
 // addServerStateFlag adds --server-state-file, which run and render share:
 // both must write the same haproxy.cfg.
+// The path is made absolute: HAProxy resolves the one haproxy.cfg names
+// from its own working directory, not the agent's.
 func addServerStateFlag(fs *pflag.FlagSet, p *string) {
-	fs.StringVar(p, "server-state-file", render.ServerStateFile, "the `FILE` haproxy.cfg keeps its servers' state in across reloads (saved by run right before each reload)")
+	*p = render.ServerStateFile
+	fs.Var((*absPath)(p), "server-state-file", "the `FILE` haproxy.cfg keeps its servers' state in across reloads (saved by run right before each reload)")
+}
+
+// absPath is a flag value holding an absolute path.
+type absPath string
+
+func (a *absPath) String() string { return string(*a) }
+func (a *absPath) Type() string   { return "string" }
+func (a *absPath) Set(v string) error {
+	if v == "" {
+		return fmt.Errorf("an empty path")
+	}
+	abs, err := filepath.Abs(v)
+	if err != nil {
+		return err
+	}
+	*a = absPath(abs)
+	return nil
 }
 
 // keepalivedRender renders this node's keepalived.conf, or reports the
