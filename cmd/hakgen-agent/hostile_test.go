@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hakgen/hakgen/agent"
 	"github.com/hakgen/hakgen/internal/tooltest"
 )
 
@@ -106,5 +108,61 @@ func TestRenderOutputWithPasswordHashIsPrivate(t *testing.T) {
 	info, err := os.Stat(out)
 	if err != nil || info.Mode().Perm() != 0o640 || !strings.Contains(string(mustRead(t, out)), "userlist stats-users") {
 		t.Errorf("render -o: %v, mode %v; want 0640 with the userlist", err, info.Mode())
+	}
+}
+
+// TestRunSurvivesAFIFOAtTheStatePath: the daemon whose state.yaml is
+// replaced by a FIFO refuses it by its kind (status says so, the running
+// haproxy.cfg stays), takes the next real file, and still ends on SIGTERM.
+func TestRunSurvivesAFIFOAtTheStatePath(t *testing.T) {
+	d := startDaemon(t, daemonState)
+	d.waitStatus(t, "the state applied", func(st *agent.Status) bool { return st.Healthy && st.Last != nil })
+	cfg := mustRead(t, d.config)
+	fifo := d.state + ".fifo"
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(fifo, d.state); err != nil {
+		t.Fatal(err)
+	}
+	st := d.waitStatus(t, "the FIFO refused", func(st *agent.Status) bool {
+		return !st.Healthy && st.LastError != nil && strings.Contains(st.LastError.Error, "not a regular file")
+	})
+	if !strings.Contains(st.LastError.Error, d.state) {
+		t.Errorf("the refusal does not name %s: %q", d.state, st.LastError.Error)
+	}
+	if !bytes.Equal(mustRead(t, d.config), cfg) {
+		t.Error("a FIFO at the state path changed haproxy.cfg")
+	}
+	edited := strings.Replace(daemonState, "10.0.0.21", "10.0.0.31", 1)
+	if edited == daemonState {
+		t.Fatal("daemonState has no worker at 10.0.0.21 to edit")
+	}
+	if err := os.Remove(d.state); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(d.state, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d.waitStatus(t, "the next real state applied", func(st *agent.Status) bool {
+		return st.Healthy && strings.Contains(string(mustRead(t, d.config)), " 10.0.0.31:")
+	})
+	if code := d.stop(t); code != exitOK {
+		t.Errorf("SIGTERM after the FIFO: exit %d", code)
+	}
+}
+
+// TestValidateGivesUpOnAHangingCheck: a haproxy -c that never returns is
+// ended at --timeout, reported as an environment problem (exit 3) that
+// says so, not as a verdict on the state.
+func TestValidateGivesUpOnAHangingCheck(t *testing.T) {
+	hang := filepath.Join(t.TempDir(), "haproxy")
+	if err := os.WriteFile(hang, []byte("#!/bin/sh\nexec sleep 600\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	statePath := writeState(t, daemonState)
+	code, _, stderr := runCLI(t, "validate", "--offline", "--state", statePath, "--haproxy-bin", hang, "--timeout", "1s")
+	if code != exitEnvironment || !strings.Contains(stderr, "stopped (killed) before its verdict: context deadline exceeded") {
+		t.Errorf("a hanging haproxy -c: exit %d, want %d and the deadline named; stderr:\n%s", code, exitEnvironment, stderr)
 	}
 }
