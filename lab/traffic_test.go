@@ -204,7 +204,9 @@ func waitServer(ctx context.Context, lb *lab.LB, backend, server, want string, w
 // cp3 removed, w3 removed, w3 and cp3 back. Every edit is applied on both
 // (HAProxy's servers are the state's), a removed server gets no new
 // connection, and no new connection fails on 6443 or 80 during the
-// reloads. The figure is the slowest edit's time until applied on both.
+// reloads. Each edit changes servers only, so both agents apply it
+// through HAProxy's Runtime API: no reload at all. The figure is the
+// slowest edit's time until applied on both.
 func stateEdit(t *testing.T, l *lab.Lab) lab.Run {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -222,6 +224,15 @@ func stateEdit(t *testing.T, l *lab.Lab) lab.Run {
 		if err := p.AwaitClean(ctx, time.Second); err != nil {
 			t.Fatal(err)
 		}
+	}
+	type counts struct{ reloads, runtime int }
+	before := map[string]counts{}
+	for _, lb := range l.LBs {
+		s, err := lb.Status()
+		if err != nil {
+			t.Fatal(err)
+		}
+		before[lb.Name] = counts{s.Counts.Reloads, s.Counts.RuntimeUpdates}
 	}
 	begin := time.Now()
 	state, slowest := l.State, time.Duration(0)
@@ -247,6 +258,14 @@ func stateEdit(t *testing.T, l *lab.Lab) lab.Run {
 	for _, lb := range l.LBs {
 		if code, out := lb.AgentStatus(ctx); code != 0 {
 			t.Errorf("%s: hakgen-agent status exited %d:\n%s", lb.Name, code, out)
+		}
+		s, err := lb.Status()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := before[lb.Name]
+		if reloads, runtime := s.Counts.Reloads-b.reloads, s.Counts.RuntimeUpdates-b.runtime; reloads != 0 || runtime != len(edits) {
+			t.Errorf("%s: %d reloads and %d runtime updates for %d server-only edits, want 0 and %d", lb.Name, reloads, runtime, len(edits), len(edits))
 		}
 	}
 	return lab.Run{Figure: &lab.Figure{Name: "applied on both, slowest of 4 edits", Value: float64(slowest) / float64(time.Millisecond), Unit: "ms"}}
