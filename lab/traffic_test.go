@@ -227,12 +227,16 @@ func stateEdit(t *testing.T, l *lab.Lab) lab.Run {
 	}
 	type counts struct{ reloads, runtime int }
 	before := map[string]counts{}
+	scraped := map[string]float64{}
 	for _, lb := range l.LBs {
 		s, err := lb.Status()
 		if err != nil {
 			t.Fatal(err)
 		}
 		before[lb.Name] = counts{s.Counts.Reloads, s.Counts.RuntimeUpdates}
+		if scraped[lb.Name], err = lb.Metric(ctx, runtimeOK); err != nil {
+			t.Fatal(err)
+		}
 	}
 	begin := time.Now()
 	state, slowest := l.State, time.Duration(0)
@@ -267,9 +271,17 @@ func stateEdit(t *testing.T, l *lab.Lab) lab.Run {
 		if reloads, runtime := s.Counts.Reloads-b.reloads, s.Counts.RuntimeUpdates-b.runtime; reloads != 0 || runtime != len(edits) {
 			t.Errorf("%s: %d reloads and %d runtime updates for %d server-only edits, want 0 and %d", lb.Name, reloads, runtime, len(edits), len(edits))
 		}
+		// The agent's own metrics say the same, as Prometheus scrapes them.
+		if v, err := lb.Metric(ctx, runtimeOK); err != nil || v-scraped[lb.Name] != float64(len(edits)) {
+			t.Errorf("%s: %s went from %v to %v (%v), want %d more", lb.Name, runtimeOK, scraped[lb.Name], v, err, len(edits))
+		}
 	}
 	return lab.Run{Figure: &lab.Figure{Name: "applied on both, slowest of 4 edits", Value: float64(slowest) / float64(time.Millisecond), Unit: "ms"}}
 }
+
+// runtimeOK is the agent's metric of server changes applied without a
+// reload.
+const runtimeOK = `hakgen_runtime_updates_total{result="ok"}`
 
 // applyOnBoth saves state on both load balancers at once and returns the
 // time until both agents reported it applied.
