@@ -18,15 +18,15 @@ const (
 // MASTER because it reaches no backend while a peer does, the rule of
 // Eligibility.Check, instead of after keepalived's check script has failed
 // twice (one to two seconds later). Every Every it asks this node's
-// /backendz; once that has said 503 for Hold without a break, it asks the
-// peers' at every look, and while one answers 200 this node is unfit.
+// /backendz and, while that says 503, the peers'; once this node has seen
+// no backend while a peer saw one for Hold without a break, it is unfit.
 //
-// Hold is what keeps a cluster-wide outage from moving the Floating IP:
-// both HAProxies mark the servers down, each on its own check schedule, up
-// to one check interval apart, and a node that asked its peer on its first
-// 503 would hand the Floating IP to a peer about to see the same. So Hold
-// is at least the check interval (haproxy.checks.interval) plus
-// BackendsHoldMargin.
+// Hold is what keeps a cluster-wide outage from moving the Floating IP,
+// when it begins and when it ends: both HAProxies mark the servers down
+// (and up again) each on its own check schedule, up to one check interval
+// apart, and a node acting on one look would hand the Floating IP to a
+// peer about to see the same. So Hold is at least the check interval
+// (haproxy.checks.interval) plus BackendsHoldMargin.
 type BackendsWatch struct {
 	Eligibility Eligibility
 	Every       time.Duration // DefaultBackendsEvery when zero
@@ -71,29 +71,26 @@ func (w BackendsWatch) Run(ctx context.Context) {
 }
 
 // backendsHold turns a series of looks into verdicts: unfit once this
-// node's backends have been down for hold without a break and a peer sees
-// one, fit as soon as either is no longer so.
+// node's backends have been down while a peer saw one, for hold without a
+// break; fit as soon as either is no longer so.
 type backendsHold struct {
 	hold     time.Duration
-	since    time.Time // the first look of the current streak of "down"
+	since    time.Time // the first look of the current streak of "down here, up there"
 	reported bool
 	fit      bool // what was last reported
 }
 
 // look takes a look at now: down is this node's answer, peerSees asks the
-// peers (only once the streak has lasted hold). It returns whether to
-// report, and the verdict.
+// peers (only while down). It returns whether to report, and the verdict.
 func (h *backendsHold) look(now time.Time, down bool, peerSees func() bool) (report, fit bool) {
 	fit = true
-	if !down {
-		h.since = time.Time{}
-	} else {
+	if down && peerSees() {
 		if h.since.IsZero() {
 			h.since = now
 		}
-		if now.Sub(h.since) >= h.hold && peerSees() {
-			fit = false
-		}
+		fit = now.Sub(h.since) < h.hold
+	} else {
+		h.since = time.Time{}
 	}
 	if h.reported && fit == h.fit {
 		return false, fit
