@@ -68,6 +68,9 @@ clean:
 # backends and a client in network namespaces (see README, "Watch it fail
 # over"). Every scenario runs; failovers LAB_RUNS times (min/median/max);
 # SCENARIO=name runs one scenario (both ways where it has a seed run).
+# The long scenarios run at their full length (-lab.long: a 60 s partition
+# at the default heal interval, 30 edits under load, 10 minutes idle at
+# the fast profile); go test ./lab (CI) runs them shorter.
 # Needs root; a missing tool fails it. LAB_LOGS=DIR keeps every journal.
 LAB_RUNS ?= 3
 SCENARIO ?=
@@ -75,7 +78,7 @@ LAB_LOGS ?=
 lab: deps
 	HAKGEN_REQUIRE_TOOLS=1 $(GO) test -count=1 -timeout 60m -v \
 		-run '^TestLab$$$(if $(SCENARIO),/^$(SCENARIO)$$)' ./lab \
-		-args -lab.runs=$(LAB_RUNS) -lab.results=$(CURDIR)/lab-results.json $(if $(LAB_LOGS),-lab.logs=$(abspath $(LAB_LOGS)))
+		-args -lab.long -lab.runs=$(LAB_RUNS) -lab.results=$(CURDIR)/lab-results.json $(if $(LAB_LOGS),-lab.logs=$(abspath $(LAB_LOGS)))
 # Not part of test: it takes about 20 minutes and its figures depend on
 # the machine. BENCH_* variables tune it (see bench/bench.sh).
 bench:

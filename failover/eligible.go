@@ -52,21 +52,37 @@ func (e Eligibility) Check(ctx context.Context) error {
 	} else if code != http.StatusOK {
 		return fmt.Errorf("%w: HAProxy answers %s with %d (expected 200 from its monitor-uri)", ErrNotEligible, e.Health, code)
 	}
-	own := strings.TrimSuffix(e.Health, HealthPath) + BackendsPath
-	if code, err := get(ctx, client, own); err != nil || code != http.StatusServiceUnavailable {
+	if !e.backendsDown(ctx, client) {
 		// 200, or a HAProxy that does not know /backendz yet: HAProxy
 		// runs, and that is what counted before.
 		return nil
 	}
+	if peer, ok := e.peerSeesBackends(ctx, client); ok {
+		return fmt.Errorf("%w: no public backend has a server up from here, but %s sees one", ErrNotEligible, peer)
+	}
+	return nil
+}
+
+// backendsDown reports whether this node's HAProxy answers /backendz with
+// 503: no public backend has a server up here. Any other answer, or none,
+// is not: HAProxy's own death is judged by /healthz and the process watch.
+func (e Eligibility) backendsDown(ctx context.Context, client *http.Client) bool {
+	own := strings.TrimSuffix(e.Health, HealthPath) + BackendsPath
+	code, err := get(ctx, client, own)
+	return err == nil && code == http.StatusServiceUnavailable
+}
+
+// peerSeesBackends returns the first peer whose /backendz answers 200.
+func (e Eligibility) peerSeesBackends(ctx context.Context, client *http.Client) (string, bool) {
 	for _, peer := range e.Peers {
 		pctx, cancel := context.WithTimeout(ctx, e.peerTimeout())
 		code, err := get(pctx, client, strings.TrimRight(peer, "/")+BackendsPath)
 		cancel()
 		if err == nil && code == http.StatusOK {
-			return fmt.Errorf("%w: no public backend has a server up from here, but %s sees one", ErrNotEligible, peer)
+			return peer, true
 		}
 	}
-	return nil
+	return "", false
 }
 
 func (e Eligibility) peerTimeout() time.Duration {

@@ -9,7 +9,9 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -22,23 +24,98 @@ const (
 
 // ControlPlane stands in for a kube-apiserver on the private segment: TLS
 // on the API port with a certificate of its own, GET /readyz (200, or 503
-// after SetReady(false)), GET /stream (a line every 100 ms until the
-// client goes) and GET / (its name).
+// after SetReady(false); one answer can be made late or failing with
+// PlanReadyz), GET /stream (a line every 100 ms until the client goes)
+// and GET / (its name). Stop and Start end and restart its process.
 type ControlPlane struct {
 	Server
 	Cert        tls.Certificate
-	Fingerprint string // of Cert's leaf
+	Fingerprint string
 
 	notReady atomic.Bool
-	srv      *http.Server
+	svc      *service
+
+	mu      sync.Mutex
+	planned map[netip.Addr][]ReadyzAnswer // by the checking load balancer
+	served  []ReadyzAnswer                // the planned answers given so far
+}
+
+// ReadyzAnswer is a planned answer of /readyz: after Delay, with Status
+// (200 when zero).
+type ReadyzAnswer struct {
+	Delay  time.Duration
+	Status int
+	At     time.Time // when it was answered (set once served)
 }
 
 // SetReady switches the answer of /readyz.
 func (c *ControlPlane) SetReady(ready bool) { c.notReady.Store(!ready) }
 
+// PlanReadyz makes the next /readyz requests from the address from (a load
+// balancer's check) get the answers a, one each.
+func (c *ControlPlane) PlanReadyz(from netip.Addr, a ...ReadyzAnswer) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.planned == nil {
+		c.planned = map[netip.Addr][]ReadyzAnswer{}
+	}
+	c.planned[from] = append(c.planned[from], a...)
+}
+
+// PlannedServed returns the planned answers given so far, in order.
+func (c *ControlPlane) PlannedServed() []ReadyzAnswer {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]ReadyzAnswer(nil), c.served...)
+}
+
+// takePlanned pops the next planned answer for a request from remote.
+func (c *ControlPlane) takePlanned(remote string) (ReadyzAnswer, bool) {
+	ap, err := netip.ParseAddrPort(remote)
+	if err != nil {
+		return ReadyzAnswer{}, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	q := c.planned[ap.Addr()]
+	if len(q) == 0 {
+		return ReadyzAnswer{}, false
+	}
+	c.planned[ap.Addr()] = q[1:]
+	return q[0], true
+}
+
+func (c *ControlPlane) served1(a ReadyzAnswer) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	a.At = time.Now()
+	c.served = append(c.served, a)
+}
+
+// Stop ends the control plane as its process dying does: the listener
+// closes (new connections are refused) and every open connection is
+// closed. Start brings it back.
+func (c *ControlPlane) Stop() { c.svc.stop() }
+
+// Start serves again after Stop.
+func (c *ControlPlane) Start() error { return c.svc.start() }
+
 func (c *ControlPlane) handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if a, ok := c.takePlanned(r.RemoteAddr); ok {
+			select {
+			case <-time.After(a.Delay):
+			case <-r.Context().Done():
+			}
+			c.served1(a)
+			if a.Status != 0 && a.Status != http.StatusOK {
+				http.Error(w, "[-]etcd failed: planned", a.Status)
+				return
+			}
+			fmt.Fprintln(w, "ok")
+			return
+		}
 		if c.notReady.Load() {
 			http.Error(w, "[-]etcd failed: not ready", http.StatusServiceUnavailable)
 			return
@@ -78,7 +155,25 @@ type Worker struct {
 	Server
 	Cert        tls.Certificate
 	Fingerprint string
-	servers     []*http.Server
+	svcs        []*service
+}
+
+// Stop ends the worker's ingress controller (both ports) as its process
+// dying does; Start brings it back.
+func (wk *Worker) Stop() {
+	for _, s := range wk.svcs {
+		s.stop()
+	}
+}
+
+// Start serves both ports again after Stop.
+func (wk *Worker) Start() error {
+	for _, s := range wk.svcs {
+		if err := s.start(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // WorkerReply is a worker's answer.
@@ -118,6 +213,54 @@ func newHTTPServer(h http.Handler) *http.Server {
 	}
 }
 
+// service is one listening port of a backend, served over HTTP: started,
+// stopped (the listener and every connection closed, as when the process
+// dies) and started again on the same address.
+type service struct {
+	node    *Node
+	addr    string
+	tls     *tls.Config // nil: plain TCP
+	proxy   bool        // read a PROXY header when one comes
+	handler http.Handler
+
+	mu  sync.Mutex
+	srv *http.Server
+}
+
+func (s *service) start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.srv != nil {
+		return nil
+	}
+	ln, err := s.node.Listen("tcp", s.addr)
+	if err != nil {
+		return err
+	}
+	if s.proxy {
+		ln = proxyListener{ln}
+	}
+	if s.tls != nil {
+		ln = tls.NewListener(ln, s.tls)
+	}
+	srv := newHTTPServer(s.handler)
+	if s.proxy {
+		srv.ConnContext = rememberConn
+	}
+	s.srv = srv
+	go func() { _ = srv.Serve(ln) }()
+	return nil
+}
+
+func (s *service) stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.srv != nil {
+		_ = s.srv.Close()
+		s.srv = nil
+	}
+}
+
 // startBackends starts the control planes and workers of the plan in the
 // backends node.
 func (l *Lab) startBackends() error {
@@ -127,13 +270,12 @@ func (l *Lab) startBackends() error {
 			return err
 		}
 		cp := &ControlPlane{Server: s, Cert: cert, Fingerprint: Fingerprint(cert.Certificate[0])}
-		ln, err := l.Backends.Listen("tcp", net.JoinHostPort(s.Addr.String(), strconv.Itoa(l.Plan.APIPort)))
-		if err != nil {
+		cp.svc = &service{node: l.Backends, addr: net.JoinHostPort(s.Addr.String(), strconv.Itoa(l.Plan.APIPort)),
+			tls: &tls.Config{Certificates: []tls.Certificate{cp.Cert}}, handler: cp.handler()}
+		l.ControlPlanes = append(l.ControlPlanes, cp)
+		if err := cp.Start(); err != nil {
 			return err
 		}
-		cp.srv = newHTTPServer(cp.handler())
-		go func() { _ = cp.srv.Serve(tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cp.Cert}})) }()
-		l.ControlPlanes = append(l.ControlPlanes, cp)
 	}
 	for _, s := range l.Plan.Workers {
 		cert, err := l.CA.Issue(s.Name, s.Addr, l.Plan.FloatingIP)
@@ -142,33 +284,46 @@ func (l *Lab) startBackends() error {
 		}
 		wk := &Worker{Server: s, Cert: cert, Fingerprint: Fingerprint(cert.Certificate[0])}
 		for _, port := range []int{l.Plan.HTTPPort, l.Plan.HTTPSPort} {
-			ln, err := l.Backends.Listen("tcp", net.JoinHostPort(s.Addr.String(), strconv.Itoa(port)))
-			if err != nil {
-				return err
-			}
-			var lis net.Listener = proxyListener{ln}
+			svc := &service{node: l.Backends, addr: net.JoinHostPort(s.Addr.String(), strconv.Itoa(port)), proxy: true, handler: wk.handler()}
 			if port == l.Plan.HTTPSPort {
-				lis = tls.NewListener(lis, &tls.Config{Certificates: []tls.Certificate{wk.Cert}})
+				svc.tls = &tls.Config{Certificates: []tls.Certificate{wk.Cert}}
 			}
-			srv := newHTTPServer(wk.handler())
-			srv.ConnContext = rememberConn
-			wk.servers = append(wk.servers, srv)
-			go func() { _ = srv.Serve(lis) }()
+			wk.svcs = append(wk.svcs, svc)
 		}
 		l.Workers = append(l.Workers, wk)
+		if err := wk.Start(); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
 func (l *Lab) stopBackends() {
 	for _, cp := range l.ControlPlanes {
-		_ = cp.srv.Close()
+		cp.Stop()
 	}
 	for _, wk := range l.Workers {
-		for _, s := range wk.servers {
-			_ = s.Close()
+		wk.Stop()
+	}
+}
+
+// StopBackends stops every control plane and worker (a cluster-wide
+// outage); StartBackends brings them all back.
+func (l *Lab) StopBackends() { l.stopBackends() }
+
+// StartBackends starts every control plane and worker after StopBackends.
+func (l *Lab) StartBackends() error {
+	for _, cp := range l.ControlPlanes {
+		if err := cp.Start(); err != nil {
+			return err
 		}
 	}
+	for _, wk := range l.Workers {
+		if err := wk.Start(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ControlPlane returns the control plane named name.

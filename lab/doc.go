@@ -51,9 +51,11 @@
 //
 // Kit.New builds a lab; the scenarios in lab_test.go use its handles:
 // LB (its HAProxy, keepalived and agent as Procs, its state.yaml, its
-// agent's status, its VRRP state, HAProxy's view of its servers), Node (Run
-// a command in it, Nft rules, Listen and Dialer in its network namespace,
-// its Journal), Lab.SetLinks, Lab.API (the fake: faults, plans, its
-// request log), Lab.Moves, and the clients (Prober, Stream) with
-// MeasureOutage.
+// agent's status and healer's last check, its VRRP state, HAProxy's view
+// of its servers and frontends, its HAProxy processes' count and memory,
+// DropBackends), Node (Run a command in it, Nft rules, Listen and Dialer
+// in its network namespace, its Journal), Lab.SetLinks, Lab.PartitionVRRP,
+// Lab.StopBackends, the control planes' planned /readyz answers,
+// Lab.API (the fake: faults, plans, its request log), Lab.Moves, and the
+// clients (Prober, Stream, Clients, Flood) with MeasureOutage.
 package lab

@@ -160,15 +160,21 @@ func TestProxyConn(t *testing.T) {
 }
 
 func TestParseStatsCSV(t *testing.T) {
-	csv := "# pxname,svname,qcur,status,weight\n" +
-		"kube-api,FRONTEND,,OPEN,\n" +
-		"kube-api,cp1,0,UP,1\n" +
-		"kube-api,cp2,0,DOWN,1\n" +
-		"kube-api,BACKEND,0,UP,1\n" +
-		"ingress-http,w1,0,UP,1\n"
-	got, err := parseStatsCSV(strings.NewReader(csv), "kube-api")
-	if err != nil || len(got) != 2 || got["cp1"] != "UP" || got["cp2"] != "DOWN" {
-		t.Errorf("parseStatsCSV = %v, %v", got, err)
+	csv := "# pxname,svname,qcur,status,weight,scur,slim\n" +
+		"kube-api,FRONTEND,,OPEN,,12,400\n" +
+		"kube-api,cp1,0,UP,1,,\n" +
+		"kube-api,cp2,0,DOWN,1,,\n" +
+		"kube-api,BACKEND,0,UP,1,,\n" +
+		"ingress-http,w1,0,UP,1,,\n"
+	rows, err := parseStatsCSV(strings.NewReader(csv))
+	if err != nil || len(rows) != 5 {
+		t.Fatalf("parseStatsCSV = %v, %v", rows, err)
+	}
+	if r := rows[0]; r["pxname"] != "kube-api" || r["svname"] != "FRONTEND" || r["scur"] != "12" || r["slim"] != "400" {
+		t.Errorf("the frontend's row = %v", r)
+	}
+	if r := rows[2]; r["svname"] != "cp2" || r["status"] != "DOWN" {
+		t.Errorf("cp2's row = %v", r)
 	}
 }
 
@@ -196,6 +202,38 @@ func TestLabStateIsTheQuickStart(t *testing.T) {
 	}
 	if _, err := Edit(quick, "  - {name: cp9, address: 10.0.0.19}\n", ""); err == nil {
 		t.Error("Edit of a line that is not there: want an error")
+	}
+}
+
+// TestWithAdvertInterval: the fast profile's lab differs from the lab's
+// state in keepalived.advertInterval only.
+func TestWithAdvertInterval(t *testing.T) {
+	quick, err := ReadQuickStart()
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := LabState(quick)
+	fast, err := WithAdvertInterval(base, 300*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _, err := state.Parse("lab", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := state.Parse("fast", fast)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Duration(got.Keepalived.AdvertInterval); d != 300*time.Millisecond {
+		t.Errorf("keepalived.advertInterval = %s, want 300ms", d)
+	}
+	got.Keepalived.AdvertInterval = want.Keepalived.AdvertInterval
+	if got.Hash() != want.Hash() {
+		t.Error("the fast profile's state differs from the lab's in more than keepalived.advertInterval")
+	}
+	if _, err := WithAdvertInterval(fast, time.Second); err == nil {
+		t.Error("setting advertInterval twice: want an error")
 	}
 }
 
@@ -232,6 +270,8 @@ func TestResultsTable(t *testing.T) {
 	r.Add("node-loss", Seed, Run{Passed: true, Recovered: &yes, OutageMS: ms(5000)})
 	r.Add("readyz-503", Hakgen, Run{Passed: false, Figure: &Figure{Name: "no new connection after", Value: 14.5, Unit: "s"}})
 	r.Add("state-edit", Hakgen, Run{Passed: true, Figure: &Figure{Name: "applied on both", Value: 1680.4, Unit: "ms"}})
+	r.Add("reload-under-load", Hakgen, Run{Passed: true, Figure: &Figure{Name: "reloads", Value: 30}, More: []Figure{{Name: "old workers at once", Value: 2}, {Name: "RSS", Value: 61.5, Unit: "MB"}}})
+	r.Add("reload-under-load", Hakgen, Run{Passed: true, Figure: &Figure{Name: "reloads", Value: 30}, More: []Figure{{Name: "old workers at once", Value: 4}, {Name: "RSS", Value: 70.25, Unit: "MB"}}})
 	var b strings.Builder
 	if err := r.WriteTable(&b); err != nil {
 		t.Fatal(err)
@@ -239,6 +279,7 @@ func TestResultsTable(t *testing.T) {
 	for _, want := range []string{
 		"3000 / 3200 / 3400", "no recovery within 30 s (3/3 runs)", "never recovers",
 		"1.25x", "FAIL 1/1", "no new connection after: 14.5 s", "pass 3/3", "applied on both: 1680 ms",
+		"reloads: 30 / 30 / 30; old workers at once: 2 / 3 / 4; RSS: 61.5 / 65.9 / 70.2 MB",
 	} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("the table lacks %q:\n%s", want, b.String())

@@ -45,6 +45,9 @@ type Options struct {
 	// State is the state.yaml of both load balancers (Hakgen only); when
 	// nil, LabState of the quick start.
 	State []byte
+	// AdvertInterval, when set, is keepalived.advertInterval of State
+	// (Hakgen only), e.g. the fast profile's 300ms.
+	AdvertInterval time.Duration
 }
 
 // Lab is the pair of load balancers and everything around it, in network
@@ -102,6 +105,11 @@ func (k *Kit) New(tb testing.TB, opts Options) *Lab {
 	}
 	if opts.State == nil {
 		opts.State = LabState(quick)
+	}
+	if opts.AdvertInterval != 0 {
+		if opts.State, err = WithAdvertInterval(opts.State, opts.AdvertInterval); err != nil {
+			tb.Fatal(err)
+		}
 	}
 	l := &Lab{Plan: plan, Opts: opts, State: opts.State, tb: tb, kit: k, tools: k.Tools, token: randomToken(), id: randomHex(4)}
 	tb.Cleanup(l.Close)

@@ -16,6 +16,7 @@ var (
 	runs        = flag.Int("lab.runs", 1, "run each failover scenario this many times (make lab: 3)")
 	resultsFile = flag.String("lab.results", "", "write the results as JSON to this `FILE`")
 	logDir      = flag.String("lab.logs", "", "write every lab's journals under this `DIR`")
+	long        = flag.Bool("lab.long", false, "run the long scenarios at their full length (make lab); CI runs them shorter")
 )
 
 // results collects every scenario run of this test binary.
@@ -61,6 +62,8 @@ type scenario struct {
 	// failover scenarios run -lab.runs times.
 	failover bool
 	opts     lab.Options // Way is set per run
+	// optsFunc, when set, gives opts once the flags are parsed.
+	optsFunc func() lab.Options
 	run      func(t *testing.T, l *lab.Lab) lab.Run
 }
 
@@ -76,6 +79,15 @@ var scenarios = []scenario{
 	{name: "discovery", run: discoveredWorker},
 	{name: "api-faults", failover: true, run: apiFaults},
 	{name: "healer", failover: true, opts: lab.Options{AgentArgs: []string{"--heal-interval", healInterval.String()}}, run: healer},
+	{name: "partition", optsFunc: partitionOpts, run: partition},
+	{name: "backends-lost", failover: true, run: backendsLost},
+	{name: "cluster-outage", run: clusterOutage},
+	{name: "fast-profile", failover: true, opts: fastOpts, run: fastProfile},
+	{name: "fast-profile-idle", opts: fastOpts, run: fastProfileIdle},
+	{name: "cp-failed", run: cpFailed},
+	{name: "flood", run: flood},
+	{name: "reload-under-load", run: reloadUnderLoad},
+	{name: "drill", failover: true, run: drill},
 }
 
 // TestLab runs every scenario in the HA lab: the pair of load balancers
@@ -112,6 +124,9 @@ func runScenario(t *testing.T, kit *lab.Kit, sc scenario, way lab.Way) {
 		results.Add(sc.name, way, res)
 	}()
 	opts := sc.opts
+	if sc.optsFunc != nil {
+		opts = sc.optsFunc()
+	}
 	opts.Way = way
 	l := kit.New(t, opts)
 	t.Logf("lab ready after %s", time.Since(start).Round(time.Millisecond))

@@ -3,6 +3,10 @@ package lab
 import (
 	"bytes"
 	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/hakgen/hakgen/state"
 )
 
 // LabMaxConn is the lab's haproxy.maxconn. HAProxy needs about two file
@@ -29,4 +33,20 @@ func Edit(data []byte, old, new string) ([]byte, error) {
 		return nil, fmt.Errorf("state.yaml has %q %d times, want once", old, n)
 	}
 	return bytes.Replace(data, []byte(old), []byte(new), 1), nil
+}
+
+// keepalivedLine is the keepalived section of a state written on one line
+// in flow style, as the quick start has it.
+var keepalivedLine = regexp.MustCompile(`(?m)^keepalived: \{([^}\n]*)\}`)
+
+// WithAdvertInterval returns data with keepalived.advertInterval set to d,
+// added to the one-line keepalived section (the quick start's).
+func WithAdvertInterval(data []byte, d time.Duration) ([]byte, error) {
+	if n := len(keepalivedLine.FindAll(data, -1)); n != 1 {
+		return nil, fmt.Errorf("state.yaml has %d one-line keepalived sections, want one", n)
+	}
+	if bytes.Contains(data, []byte("advertInterval")) {
+		return nil, fmt.Errorf("state.yaml sets keepalived.advertInterval already")
+	}
+	return keepalivedLine.ReplaceAll(data, fmt.Appendf(nil, "keepalived: {${1}, advertInterval: %s}", state.Duration(d))), nil
 }

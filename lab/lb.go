@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hakgen/hakgen/agent"
+	"github.com/hakgen/hakgen/failover"
 	"github.com/hakgen/hakgen/state"
 )
 
@@ -131,6 +132,12 @@ func (lb *LB) WriteState(data []byte) error { return lb.WriteFile(StatePath, dat
 
 // Status reads the agent's status file.
 func (lb *LB) Status() (*agent.Status, error) { return agent.ReadStatus(lb.Path(StatusPath)) }
+
+// HealCheck reads the agent's healer's last check (the zero value before
+// its first).
+func (lb *LB) HealCheck() (failover.HealCheck, error) {
+	return failover.NewStore(lb.Path(failover.DefaultStateDir)).Heal()
+}
 
 // StateHash is the hash the agent reports for state.yaml bytes.
 func StateHash(data []byte) (string, error) {

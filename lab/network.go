@@ -39,6 +39,17 @@ func (n *Node) ipBatch(ctx context.Context, lines ...string) error {
 // link is created in the namespaces of its two ends, never in the host's.
 func (l *Lab) buildNetwork(ctx context.Context) error {
 	p := l.Plan
+	// The internet routes between the public addresses, as Hetzner's
+	// network does: a load balancer reaches the Floating IP through its
+	// default route wherever the address is (drill probes it from the
+	// MASTER it leaves). It sends no ICMP redirects, as the gateway of a
+	// Hetzner VM, alone on its link, has none to send (set before the
+	// bridge is made, which takes the default).
+	for key, value := range map[string]string{"ipv4/ip_forward": "1", "ipv4/conf/all/send_redirects": "0", "ipv4/conf/default/send_redirects": "0"} {
+		if err := l.Internet.sysctl(key, value); err != nil {
+			return err
+		}
+	}
 	if err := l.Internet.ipBatch(ctx,
 		"link set lo up",
 		fmt.Sprintf("addr add %s/32 dev lo", ClientAddr),
@@ -86,6 +97,18 @@ func (l *Lab) buildNetwork(ctx context.Context) error {
 		}
 	}
 	return l.RouteFloatingIP(ctx, p.LBs[0].Public)
+}
+
+// sysctl sets /proc/sys/net/KEY in the node's network namespace (the
+// namespace of the thread that opens the file is the one it shows).
+func (n *Node) sysctl(key, value string) error {
+	_, err := inNetns(n, func() (struct{}, error) {
+		return struct{}{}, os.WriteFile("/proc/sys/net/"+key, []byte(value+"\n"), 0o644)
+	})
+	if err != nil {
+		return fmt.Errorf("%s: net.%s: %w", n.Name, strings.ReplaceAll(key, "/", "."), err)
+	}
+	return nil
 }
 
 // awaitOperUp waits until the kernel reports the machine's links up

@@ -261,6 +261,23 @@ func (n *Node) RunWith(ctx context.Context, env []string, input string, argv ...
 	return string(out), nil
 }
 
+// RunSplit is RunWith with standard output and standard error apart: a
+// command whose output is for machines (--json) and whose progress goes
+// to stderr. A non-zero exit is an error that includes stderr.
+func (n *Node) RunSplit(ctx context.Context, env []string, argv ...string) (stdout, stderr string, err error) {
+	ctx, cancel := context.WithTimeout(ctx, commandTimeout)
+	defer cancel()
+	full := n.nsenter(argv...)
+	cmd := exec.CommandContext(ctx, full[0], full[1:]...)
+	cmd.Env = append(slices.Clone(nodeEnv), env...)
+	var out, errOut strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		return out.String(), errOut.String(), fmt.Errorf("%s: %s: %w: %s", n.Name, strings.Join(argv, " "), err, strings.TrimSpace(errOut.String()))
+	}
+	return out.String(), errOut.String(), nil
+}
+
 // MustRun runs argv in the node and returns its output, or fails tb.
 func (n *Node) MustRun(tb testing.TB, argv ...string) string {
 	tb.Helper()

@@ -33,7 +33,10 @@ type Run struct {
 	Window      float64  `json:"windowSeconds,omitempty"` // how long the scenario waited
 	APIRequests *int     `json:"apiRequests,omitempty"`   // to the fake, from the fault on
 	Figure      *Figure  `json:"figure,omitempty"`
-	Seconds     float64  `json:"seconds"` // the whole run, the lab's start included
+	// More are further figures of the scenario, in the same order every
+	// run.
+	More    []Figure `json:"more,omitempty"`
+	Seconds float64  `json:"seconds"` // the whole run, the lab's start included
 }
 
 // FromOutage fills the failover fields of r from o, observed for window.
@@ -182,19 +185,36 @@ func (row *Row) requests() string {
 	return spread(n, "%.0f")
 }
 
+// figure is every figure of the runs, each as "name: min / median / max
+// unit", joined with "; ".
 func (row *Row) figure() string {
-	var name, unit string
-	var v []float64
+	var order []string
+	units := map[string]string{}
+	values := map[string][]float64{}
+	add := func(f Figure) {
+		if _, ok := values[f.Name]; !ok {
+			order = append(order, f.Name)
+		}
+		units[f.Name] = f.Unit
+		values[f.Name] = append(values[f.Name], f.Value)
+	}
 	for _, run := range row.Runs {
 		if run.Figure != nil {
-			name, unit = run.Figure.Name, run.Figure.Unit
-			v = append(v, run.Figure.Value)
+			add(*run.Figure)
+		}
+		for _, f := range run.More {
+			add(f)
 		}
 	}
-	if len(v) == 0 {
-		return ""
+	var parts []string
+	for _, name := range order {
+		s := fmt.Sprintf("%s: %s", name, spreadOf(values[name], figureValue))
+		if units[name] != "" {
+			s += " " + units[name]
+		}
+		parts = append(parts, s)
 	}
-	return fmt.Sprintf("%s: %s %s", name, spreadOf(v, figureValue), unit)
+	return strings.Join(parts, "; ")
 }
 
 // spread is "v" for one value, else "min / median / max".

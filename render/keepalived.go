@@ -50,6 +50,14 @@ const (
 // once instead of after the check's next misses.
 const TrackFileName = "haproxy-down"
 
+// BackendsFileName is the file in the notify state directory that the
+// agent writes while it watches this node's backends: "1" once no public
+// backend has had a server up here for a check interval while a peer sees
+// one, "0" otherwise (failover.BackendsWatch). Through keepalived's
+// track_file the MASTER leaves at once, instead of after its check has
+// failed twice.
+const BackendsFileName = "backends-lost"
+
 // MaintenanceFileName is the file in the notify state directory that
 // holds this node out of MASTER while it says "1": `hakgen-agent drill`
 // sets it to rehearse a failover. keepalived reads it as a track_file
@@ -92,6 +100,7 @@ type keepalivedView struct {
 	CheckURL            string   // HAProxy's own liveness URL, as `check --url` takes it
 	PeerStats           []string // the peers' stats frontends, as `check --peer` takes them
 	TrackFile           string   // where the agent reports HAProxy's death
+	BackendsFile        string   // where the agent reports the backends lost
 	MaintenanceFile     string   // set by drill to hold this node out of MASTER
 	StateDir            string   // notify's and check's --state-dir, when not the default
 	NotifyFlags         []string // flags of `notify` before keepalived's arguments
@@ -147,6 +156,7 @@ func newKeepalivedView(s *state.State, opts KeepalivedOptions) (*keepalivedView,
 		CheckURL:        healthURL,
 		PeerStats:       s.PeerStatsURLs(opts.Node),
 		TrackFile:       path.Join(cmp.Or(opts.StateDir, failoverStateDir), TrackFileName),
+		BackendsFile:    path.Join(cmp.Or(opts.StateDir, failoverStateDir), BackendsFileName),
 		MaintenanceFile: path.Join(cmp.Or(opts.StateDir, failoverStateDir), MaintenanceFileName),
 		StateDir:        opts.StateDir,
 		NotifyFlags:     []string{"--node", opts.Node, "--require-vip"},

@@ -41,7 +41,7 @@ func TestProductionReady(t *testing.T) {
 	cfg := renderYAML(t, string(state.Example))
 	must := map[string]string{
 		"global":                 "maxconn 50100|hard-stop-after 15m|log /dev/log local0|mworker-max-reloads 50|server-state-file /var/lib/hakgen/haproxy-server-state",
-		"defaults":               "mode tcp|option tcplog|option log-health-checks|timeout tunnel 1h|timeout client-fin 10s|timeout connect 5s|timeout check 5s|load-server-state-from-file global|default-server inter 1s fastinter 500ms downinter 1s fall 3 rise 2 slowstart 10s init-addr last,libc,none",
+		"defaults":               "mode tcp|option tcplog|option log-health-checks|timeout tunnel 1h|timeout client-fin 10s|timeout connect 5s|timeout check 5s|load-server-state-from-file global|default-server inter 500ms fastinter 250ms downinter 500ms fall 2 rise 2 slowstart 10s init-addr last,libc,none",
 		"frontend kube-api":      "bind :::6443 v4v6|maxconn 10000|tcp-request inspect-delay 5s|tcp-request content accept if { req.ssl_hello_type 1 }|tcp-request content reject",
 		"backend kube-api":       "option httpchk|http-check connect ssl|http-check send meth GET uri /readyz ver HTTP/1.1 hdr Host kubernetes|http-check expect status 200|server cp1 10.0.0.11:6443 check on-marked-down shutdown-sessions verify none",
 		"frontend ingress-http":  "bind :::80 v4v6|maxconn 10000|option dontlog-normal|tcp-request content accept if { req.len gt 0 }|tcp-request content reject",

@@ -29,7 +29,7 @@ func Defaults() *State {
 				Check:      Duration(5 * time.Second),
 				FirstBytes: Duration(5 * time.Second),
 			},
-			Checks: Checks{Interval: Duration(time.Second), Fall: 3, Rise: 2},
+			Checks: Checks{Interval: Duration(500 * time.Millisecond), Fall: 2, Rise: 2},
 		},
 	}
 }

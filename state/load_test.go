@@ -47,7 +47,7 @@ func TestDefaults(t *testing.T) {
 		{"haproxy.maxconn", s.HAProxy.MaxConn, 50000},
 		{"haproxy.hardStopAfter", time.Duration(s.HAProxy.HardStopAfter), 15 * time.Minute},
 		{"haproxy.timeouts.tunnel", time.Duration(s.HAProxy.Timeouts.Tunnel), time.Hour},
-		{"haproxy.checks", s.HAProxy.Checks, state.Checks{Interval: state.Duration(time.Second), Fall: 3, Rise: 2}},
+		{"haproxy.checks", s.HAProxy.Checks, state.Checks{Interval: state.Duration(500 * time.Millisecond), Fall: 2, Rise: 2}},
 		{"haproxy.shares", s.HAProxy.Shares, state.Shares{APIServer: 20, HTTP: 20, HTTPS: 50, ExtraPorts: 10}},
 		{"haproxy.maxConnPerSource", s.HAProxy.MaxConnPerSource, 0},
 		{"haproxy.timeouts.firstBytes", time.Duration(s.HAProxy.Timeouts.FirstBytes), 5 * time.Second},

@@ -58,7 +58,10 @@ every 10 s, the first one at start included. keepalived.conf is reloaded
 (never started) through systemd. While keepalived has made this node
 MASTER (recorded by ` + "`hakgen-agent notify`" + `, and the Floating IP on its
 interface), the Floating IP's owner is checked every --heal-interval and the
-IP assigned back here if needed.
+IP assigned back here if needed. Through keepalived's track files under
+--state-dir it tells keepalived at once when HAProxy's master process dies,
+and when this node has reached no backend for longer than
+haproxy.checks.interval while a peer reaches some.
 
 With a discovery.hcloud section, the servers selected by their Hetzner
 Cloud labels join the state's own: polled every discovery.hcloud.interval
@@ -197,6 +200,8 @@ func runDaemon(ctx context.Context, o runOptions, e *env) error {
 	startHealer(ctx, o, log)
 	stopWatch := watchHAProxy(ctx, o, log)
 	defer stopWatch()
+	stopBackends := watchBackends(ctx, o, log)
+	defer stopBackends()
 	stopHUP := forwardSIGHUP(ctx, hup, a.Trigger, poller.PollNow)
 	defer stopHUP()
 	if err := a.Run(ctx); err != nil {

@@ -112,7 +112,7 @@ func TestDecide(t *testing.T) {
 			replace(t, replace(t, baseCfg, "# Kubernetes API", "# The Kubernetes API"), "    balance leastconn\n", "\tbalance   leastconn\n\n"),
 			serverplan.Same, ""},
 		{"default-server changed", baseCfg, edited(func(s *state.State) { s.HAProxy.Checks.Interval = state.Duration(2 * time.Second) }),
-			serverplan.Reload, `defaults section changed at line 47: "default-server inter 2s fastinter 1s downinter 2s fall 3 rise 2 slowstart 10s init-addr last,libc,none"`},
+			serverplan.Reload, `defaults section changed at line 47: "default-server inter 2s fastinter 1s downinter 2s fall 2 rise 2 slowstart 10s init-addr last,libc,none"`},
 		{"timeout changed", baseCfg, edited(func(s *state.State) { s.HAProxy.Timeouts.Connect = state.Duration(3 * time.Second) }),
 			serverplan.Reload, `defaults section changed at line 34: "timeout connect 3s" (was "timeout connect 5s")`},
 		{"global changed", baseCfg, edited(func(s *state.State) { s.HAProxy.MaxConn = 1000 }),
@@ -186,7 +186,7 @@ func TestDecideCommands(t *testing.T) {
 		got = append(got, c.String())
 	}
 	want := []string{
-		"add server kube-api/cp4 10.0.0.14:6443 check on-marked-down shutdown-sessions verify none weight 2 inter 1s fastinter 500ms downinter 1s fall 3 rise 2 slowstart 10s",
+		"add server kube-api/cp4 10.0.0.14:6443 check on-marked-down shutdown-sessions verify none weight 2 inter 500ms fastinter 250ms downinter 500ms fall 2 rise 2 slowstart 10s",
 		"enable health kube-api/cp4",
 		"enable server kube-api/cp4",
 		"set server kube-api/cp2 weight 0",

@@ -39,7 +39,7 @@ func TestApplyNoticesReload(t *testing.T) {
 		if !errors.Is(err, haproxy.ErrWorkerChanged) || !errors.As(err, &wc) || wc.Pinned != old.PID() {
 			t.Fatalf("Apply across a reload: %v, want ErrWorkerChanged from worker %d", err, old.PID())
 		}
-		if wc.Command != "add server kube-api/cp5 "+l.pool[4]+":"+strconv.Itoa(l.backend)+" check on-marked-down shutdown-sessions inter 1s fastinter 500ms downinter 1s fall 3 rise 2 slowstart 10s" {
+		if wc.Command != "add server kube-api/cp5 "+l.pool[4]+":"+strconv.Itoa(l.backend)+" check on-marked-down shutdown-sessions inter 500ms fastinter 250ms downinter 500ms fall 2 rise 2 slowstart 10s" {
 			t.Errorf("the reload was noticed at %q, want the first command after it (add server kube-api/cp5)", wc.Command)
 		}
 		if len(r.sent) != 4 {

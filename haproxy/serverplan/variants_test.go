@@ -24,7 +24,7 @@ import (
 func TestApplyRenderedVariants(t *testing.T) {
 	// The template's default-server, init-addr left out: HAProxy 2.6 takes
 	// every one of these keywords on `add server`.
-	defaults := "inter 1s fastinter 500ms downinter 1s fall 3 rise 2 slowstart 10s"
+	defaults := "inter 500ms fastinter 250ms downinter 500ms fall 2 rise 2 slowstart 10s"
 	down := "check on-marked-down shutdown-sessions "
 	for _, v := range []struct {
 		name, api, ingress string
