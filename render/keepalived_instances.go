@@ -27,12 +27,13 @@ type instanceView struct {
 	ReassertArgs []string
 }
 
-// ipv6Options make an IPv6 Floating IP's address usable at once (no
-// duplicate address detection: the /64 is routed to this server alone)
-// and keep this node's own connections from choosing it as their source
-// address, so none of them breaks when the address moves away. Incoming
-// connections to it are served all the same.
-var ipv6Options = []string{"-nodad", "preferred_lft", "0"}
+// ipv6Options keep this node's own connections from choosing an IPv6
+// Floating IP's address as their source address, so none of them breaks
+// when the address moves away; incoming connections to it are served all
+// the same. keepalived 2.2 adds IPv6 addresses without duplicate address
+// detection by default (usable at once: the /64 is routed to this server
+// alone); its -nodad option would turn detection on, a second's delay.
+var ipv6Options = []string{"preferred_lft", "0"}
 
 // instanceViews are the VRRP instances of s as node me runs them.
 func instanceViews(s *state.State, me int) []instanceView {
