@@ -93,11 +93,14 @@ func (e *MovesError) Unwrap() []error {
 	return out
 }
 
-// Mask has bit i set for each failed target of index i.
+// Mask has bit i set for each failed target of index i, for the first
+// five; bit 5 stands for the sixth and any later one (only a run of
+// several instances at once has more than state.MaxInstanceAddresses), so
+// that ExitMoves plus the mask stays below 128.
 func (e *MovesError) Mask() int {
 	m := 0
 	for _, f := range e.Failed {
-		m |= 1 << f.Index
+		m |= 1 << min(f.Index, 5)
 	}
 	return m
 }

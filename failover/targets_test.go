@@ -129,6 +129,10 @@ func TestExitCodeOfMoves(t *testing.T) {
 	if !errors.Is(all, context.DeadlineExceeded) {
 		t.Error("a MovesError does not unwrap to its targets' errors")
 	}
+	many := &failover.MovesError{Failed: []failover.TargetError{{Index: 1, Err: boom}, {Index: 9, Err: boom}}}
+	if got := failover.ExitCode(many); got != 64+2+32 {
+		t.Errorf("ExitCode with the tenth address failed = %d, want 98 (bit 5 for the sixth and later)", got)
+	}
 	if got := failover.ResultName(all); got != "failed" {
 		t.Errorf("ResultName of a run where nothing moved = %q, want its first failure's", got)
 	}
