@@ -37,8 +37,9 @@ type HealerConfig struct {
 	Target          HealTarget
 	Key, Name, Kind string
 	// Instance is the VRRP instance whose recorded state the healer
-	// follows; "" for any (a pair with one instance).
-	Instance string
+	// follows; "" for any (a pair with one instance). VRRPInstance names
+	// the address's instance in HealFile, for the metrics.
+	Instance, VRRPInstance string
 	// Node is this load balancer's name, for a Target that knows its
 	// holders by load balancer.
 	Node     string
@@ -158,7 +159,7 @@ func (h *Healer) Run(ctx context.Context) error {
 func (h *Healer) CheckOnce(ctx context.Context) (Outcome, error) {
 	ctx, cancel := context.WithTimeout(ctx, h.cfg.CheckTimeout)
 	defer cancel()
-	h.last = HealCheck{Target: h.cfg.Key}
+	h.last = HealCheck{Target: h.cfg.Key, VRRPInstance: h.cfg.VRRPInstance}
 	if rec, err := h.store.LatestFor(h.cfg.Instance); err != nil || rec.State != Master {
 		return NotMaster, err
 	}
@@ -176,8 +177,9 @@ func (h *Healer) CheckOnce(ctx context.Context) (Outcome, error) {
 	if err != nil {
 		return Failed, err
 	}
-	h.last.Owner, h.last.Holder = holder.Server, holder.Where
-	if h.mine(holder, me) {
+	here := h.mine(holder, me)
+	h.last.Owner, h.last.Holder, h.last.Here = holder.Server, holder.Where, &here
+	if here {
 		return Owned, nil
 	}
 	if p, ok := h.yieldTo(ctx, holder); ok {
@@ -261,10 +263,8 @@ func (h *Healer) record(outcome Outcome, err error) {
 	c := h.last
 	c.At, c.Outcome, c.Counts, c.TotalRequests = time.Now().UTC(), outcome, h.counts, h.requests
 	if outcome == Healed {
-		c.Owner, c.Holder = c.Me, ""
-		if h.cfg.Node != "" {
-			c.Holder = h.cfg.Node
-		}
+		here := true
+		c.Owner, c.Holder, c.Here = c.Me, "", &here
 	}
 	if err != nil {
 		c.Error = err.Error()

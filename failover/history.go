@@ -147,6 +147,11 @@ type HealCheck struct {
 	// server ID (the private VIP's gateway).
 	Target string `json:"target,omitempty"`
 	Holder string `json:"holder,omitempty"`
+	// Here tells whether the address pointed to this node at the check;
+	// unset when the check did not look.
+	Here *bool `json:"here,omitempty"`
+	// VRRPInstance is the VRRP instance the address belongs to.
+	VRRPInstance string `json:"vrrpInstance,omitempty"`
 }
 
 // healFile is HealFile's content: the latest check of any target, with

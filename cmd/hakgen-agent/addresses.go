@@ -135,7 +135,7 @@ func healerConfigs(s *state.State, me int, base failover.HealerConfig, client *t
 	node := s.LoadBalancers[me]
 	for _, in := range s.VRRPInstances() {
 		cfg := base
-		cfg.Instance, cfg.Node, cfg.Peers = healInstance(s, in), node.Name, instancePeers(s, in, me)
+		cfg.Instance, cfg.VRRPInstance, cfg.Node, cfg.Peers = healInstance(s, in), in.Name, node.Name, instancePeers(s, in, me)
 		for _, f := range in.FloatingIPs {
 			c := cfg
 			c.FloatingIPID, c.Key, c.Name, c.Kind = f.ID, failover.FloatingIPKey(f.ID), floatingIPName(f), "floating IP"
