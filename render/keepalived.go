@@ -65,6 +65,12 @@ const BackendsFileName = "backends-lost"
 // (at once, through inotify) and the check honours it too.
 const MaintenanceFileName = "maintenance"
 
+// InstanceMaintenanceFile is the file in the notify state directory that
+// holds this node out of MASTER of one VRRP instance only, while it says
+// "1": `hakgen-agent drill --instance` sets it to hand that instance to
+// its peer. keepalived.conf has one per instance when it has several.
+func InstanceMaintenanceFile(instance string) string { return MaintenanceFileName + "-" + instance }
+
 // KeepalivedOptions choose the node keepalived.conf is rendered for and
 // what its scripts run.
 type KeepalivedOptions struct {
@@ -165,7 +171,7 @@ func newKeepalivedView(s *state.State, opts KeepalivedOptions) (*keepalivedView,
 	if opts.StateDir != "" {
 		v.NotifyFlags = append(v.NotifyFlags, "--state-dir", opts.StateDir)
 	}
-	v.Instances = instanceViews(s, me)
+	v.Instances = instanceViews(s, me, cmp.Or(opts.StateDir, failoverStateDir))
 	v.Hash = viewHash(v)
 	return v, nil
 }

@@ -3,6 +3,7 @@ package render
 import (
 	"cmp"
 	"net/netip"
+	"path"
 
 	"github.com/hakgen/hakgen/state"
 )
@@ -25,6 +26,9 @@ type instanceView struct {
 	// ReassertArgs are what notify --reassert gets after its flags:
 	// MASTER for the only instance of a pair, else the instance named.
 	ReassertArgs []string
+	// MaintenanceTrack and MaintenanceFile are the instance's own
+	// maintenance flag, when the pair has several instances.
+	MaintenanceTrack, MaintenanceFile string
 }
 
 // ipv6Options keep this node's own connections from choosing an IPv6
@@ -35,8 +39,9 @@ type instanceView struct {
 // alone); its -nodad option would turn detection on, a second's delay.
 var ipv6Options = []string{"preferred_lft", "0"}
 
-// instanceViews are the VRRP instances of s as node me runs them.
-func instanceViews(s *state.State, me int) []instanceView {
+// instanceViews are the VRRP instances of s as node me runs them; their
+// maintenance flags live in stateDir.
+func instanceViews(s *state.State, me int, stateDir string) []instanceView {
 	ins := s.VRRPInstances()
 	iface := s.Keepalived.Interface
 	out := make([]instanceView, 0, len(ins))
@@ -54,6 +59,8 @@ func instanceViews(s *state.State, me int) []instanceView {
 		}
 		if len(ins) > 1 {
 			v.ReassertArgs = []string{"INSTANCE", in.Name, "MASTER"}
+			v.MaintenanceTrack = "hakgen_maintenance_" + in.Name
+			v.MaintenanceFile = path.Join(stateDir, InstanceMaintenanceFile(in.Name))
 		}
 		for _, f := range in.FloatingIPs {
 			dev := cmp.Or(f.Interface, iface)
