@@ -62,6 +62,9 @@ type Lab struct {
 	Private  *Node // the private segment's bridge
 	Backends *Node // control planes and workers
 	LBs      []*LB
+	// PrivateClient, with a private VIP in the state, is a node on the
+	// private segment only: it reaches the API through the VIP.
+	PrivateClient *Node
 
 	API           *hetznertest.Fake
 	CA            *CA
@@ -74,10 +77,11 @@ type Lab struct {
 	token string
 	id    string // in every name the lab gives on the host
 
-	mu        sync.Mutex
-	moves     []Move
-	closeOnce sync.Once
-	closers   []func()
+	mu         sync.Mutex
+	moves      []Move
+	routeMoves []RouteMove
+	closeOnce  sync.Once
+	closers    []func()
 }
 
 // New builds a lab and returns once it serves: lb1 MASTER, the Floating
@@ -111,6 +115,9 @@ func (k *Kit) New(tb testing.TB, opts Options) *Lab {
 			tb.Fatal(err)
 		}
 	}
+	if err := plan.addState(opts.State); err != nil {
+		tb.Fatal(err)
+	}
 	l := &Lab{Plan: plan, Opts: opts, State: opts.State, tb: tb, kit: k, tools: k.Tools, token: randomToken(), id: randomHex(4)}
 	tb.Cleanup(l.Close)
 	ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
@@ -126,6 +133,9 @@ func (l *Lab) build(ctx context.Context) error {
 		return err
 	}
 	if err := l.buildNetwork(ctx); err != nil {
+		return err
+	}
+	if err := l.buildDayTwoNetwork(ctx); err != nil {
 		return err
 	}
 	ca, err := newCA()
@@ -187,6 +197,11 @@ func (l *Lab) startNodes() error {
 	}
 	if l.Backends, err = node("backends", false); err != nil {
 		return err
+	}
+	if l.Plan.PrivateVIP.IsValid() {
+		if l.PrivateClient, err = node("k8snode", false); err != nil {
+			return err
+		}
 	}
 	for _, p := range l.Plan.LBs {
 		n, err := node(p.Name, true)

@@ -166,9 +166,12 @@ func (o *drillOptions) run(ctx context.Context, e *env) error {
 	fmt.Fprintf(e.stdout, "assign    %6.0f ms  the API says %s holds it\n", res.AssignMs, res.To)
 	fmt.Fprintf(e.stdout, "route     %6.0f ms  a new connection to %s is answered\n", res.RouteMs, res.Probe)
 	fmt.Fprintf(e.stdout, "total     %6.0f ms  (%d API requests)\n", res.TotalMs, res.APIRequests)
-	if o.back {
+	switch {
+	case o.instance != "":
+		fmt.Fprintf(e.stdout, "%s is on %s now; this node is BACKUP of it\n", o.instance, res.To)
+	case o.back:
 		fmt.Fprintf(e.stdout, "the Floating IP is back on %s\n", res.To)
-	} else {
+	default:
 		fmt.Fprintf(e.stdout, "the Floating IP stays on %s (no preemption: a move back would cut connections again); to move it back, on %s: hakgen-agent drill --back\n", res.To, res.To)
 	}
 	return nil
