@@ -10,6 +10,7 @@
 //	GET  /v1/floating_ips/{id}, GET /v1/floating_ips?name=...
 //	GET  /v1/servers/{id},      GET /v1/servers?label_selector=...&page=...
 //	PUT  /v1/servers/{id} (labels, name), POST /v1/servers/{id}/actions/attach_to_network
+//	POST /v1/servers/{id}/actions/change_alias_ips (alias.go)
 //	GET  /v1/networks/{id},     GET /v1/networks?name=...
 //	POST /v1/networks/{id}/actions/add_route, .../delete_route
 //	GET  /v1/actions/{id},      GET /v1/actions?id=...,
@@ -55,26 +56,27 @@ const DefaultRateLimit = 3600
 type Fake struct {
 	srv *httptest.Server
 
-	mu          sync.Mutex
-	token       string // required bearer token; "" accepts any
-	floatingIPs map[int64]*schema.FloatingIP
-	servers     map[int64]*schema.Server
-	actions     map[int64]*fakeAction
-	nextAction  int64
-	instanceID  int64
-	instanceFor map[netip.Addr]int64 // metadata answers by the caller's address
-	plan        ActionPlan
-	nextPlans   []ActionPlan // taken before plan, one per assign
-	assigned    []*delayedCalls
-	done        chan struct{} // closed when the test ends
-	faults      map[Endpoint][]Fault
-	latency     map[Endpoint]time.Duration
-	remaining   int
-	requests    []Request
-	seq         uint64
-	networks    map[int64]*schema.Network // servers.go; nil until AddNetwork
-	nets        networkWorld              // networks.go
-	onResource  resourceFaults            // faults_on.go
+	mu            sync.Mutex
+	token         string // required bearer token; "" accepts any
+	floatingIPs   map[int64]*schema.FloatingIP
+	servers       map[int64]*schema.Server
+	actions       map[int64]*fakeAction
+	nextAction    int64
+	instanceID    int64
+	instanceFor   map[netip.Addr]int64 // metadata answers by the caller's address
+	plan          ActionPlan
+	nextPlans     []ActionPlan // taken before plan, one per assign
+	assigned      []*delayedCalls
+	done          chan struct{} // closed when the test ends
+	faults        map[Endpoint][]Fault
+	latency       map[Endpoint]time.Duration
+	remaining     int
+	requests      []Request
+	seq           uint64
+	networks      map[int64]*schema.Network // servers.go; nil until AddNetwork
+	nets          networkWorld              // networks.go
+	aliasChanging map[int64]*fakeAction     // alias.go: the running change_alias_ips of each server
+	onResource    resourceFaults            // faults_on.go
 }
 
 // New starts a fake with the default world on a loopback address and

@@ -24,6 +24,9 @@ func (f *Fake) route(r *http.Request) (Endpoint, handlerFunc) {
 	if ep, h, ok := f.routeNetworks(r, parts); ok {
 		return ep, h
 	}
+	if ep, h, ok := f.routeAliasIPs(r, parts); ok {
+		return ep, h
+	}
 	get := r.Method == http.MethodGet
 	switch {
 	case len(parts) == 1 && parts[0] == "floating_ips" && r.Method == http.MethodPost:
