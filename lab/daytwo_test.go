@@ -11,6 +11,17 @@ import (
 	"github.com/hakgen/hakgen/lab"
 )
 
+// The day-two scenarios run after the others (make lab
+// SCENARIO=dual-stack runs one), each from a state made of the quick
+// start's as the README says.
+func init() {
+	scenarios = append(scenarios,
+		scenario{name: "dual-stack", failover: true, opts: lab.Options{StateFrom: lab.DualStackState}, run: dualStack},
+		scenario{name: "active-active", failover: true, opts: lab.Options{StateFrom: lab.ActiveActiveState}, run: activeActive},
+		scenario{name: "private-vip", failover: true, opts: lab.Options{StateFrom: lab.PrivateVIPState}, run: privateVIP},
+	)
+}
+
 // runFailoverOf is failover with the client p.
 func runFailoverOf(t *testing.T, l *lab.Lab, p *lab.Prober, what string, fault func(context.Context) error) *lab.Failover {
 	t.Helper()

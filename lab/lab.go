@@ -42,6 +42,9 @@ type Options struct {
 	// AgentArgs are extra flags of `hakgen-agent run` (Hakgen only), e.g.
 	// a short --heal-interval.
 	AgentArgs []string
+	// StateFrom, when set and State is nil, makes State from the quick
+	// start's state.yaml (DualStackState, ActiveActiveState, ...).
+	StateFrom func(quickStart []byte) ([]byte, error)
 	// State is the state.yaml of both load balancers (Hakgen only); when
 	// nil, LabState of the quick start.
 	State []byte
@@ -107,6 +110,11 @@ func (k *Kit) New(tb testing.TB, opts Options) *Lab {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	if opts.State == nil && opts.StateFrom != nil {
+		if opts.State, err = opts.StateFrom(quick); err != nil {
+			tb.Fatal(err)
+		}
+	}
 	if opts.State == nil {
 		opts.State = LabState(quick)
 	}
@@ -114,9 +122,6 @@ func (k *Kit) New(tb testing.TB, opts Options) *Lab {
 		if opts.State, err = WithAdvertInterval(opts.State, opts.AdvertInterval); err != nil {
 			tb.Fatal(err)
 		}
-	}
-	if err := plan.addState(opts.State); err != nil {
-		tb.Fatal(err)
 	}
 	l := &Lab{Plan: plan, Opts: opts, State: opts.State, tb: tb, kit: k, tools: k.Tools, token: randomToken(), id: randomHex(4)}
 	tb.Cleanup(l.Close)
@@ -129,6 +134,9 @@ func (k *Kit) New(tb testing.TB, opts Options) *Lab {
 }
 
 func (l *Lab) build(ctx context.Context) error {
+	if err := l.Plan.addState(l.State); err != nil {
+		return err
+	}
 	if err := l.startNodes(); err != nil {
 		return err
 	}

@@ -64,10 +64,7 @@ type scenario struct {
 	opts     lab.Options // Way is set per run
 	// optsFunc, when set, gives opts once the flags are parsed.
 	optsFunc func() lab.Options
-	// state, when set, makes the state.yaml of both load balancers from
-	// the quick start's.
-	state func(quickStart []byte) ([]byte, error)
-	run   func(t *testing.T, l *lab.Lab) lab.Run
+	run      func(t *testing.T, l *lab.Lab) lab.Run
 }
 
 // scenarios are the lab's scenarios, in the order they run. Each builds a
@@ -91,9 +88,6 @@ var scenarios = []scenario{
 	{name: "flood", run: flood},
 	{name: "reload-under-load", run: reloadUnderLoad},
 	{name: "drill", failover: true, run: drill},
-	{name: "dual-stack", failover: true, state: lab.DualStackState, run: dualStack},
-	{name: "active-active", failover: true, state: lab.ActiveActiveState, run: activeActive},
-	{name: "private-vip", failover: true, state: lab.PrivateVIPState, run: privateVIP},
 }
 
 // TestLab runs every scenario in the HA lab: the pair of load balancers
@@ -134,15 +128,6 @@ func runScenario(t *testing.T, kit *lab.Kit, sc scenario, way lab.Way) {
 		opts = sc.optsFunc()
 	}
 	opts.Way = way
-	if sc.state != nil {
-		quick, err := lab.ReadQuickStart()
-		if err == nil {
-			opts.State, err = sc.state(quick)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
 	l := kit.New(t, opts)
 	t.Logf("lab ready after %s", time.Since(start).Round(time.Millisecond))
 	res = sc.run(t, l)
