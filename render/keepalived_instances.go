@@ -98,6 +98,7 @@ type legacyView struct {
 	CheckURL            string
 	PeerStats           []string
 	TrackFile           string
+	BackendsFile        string
 	MaintenanceFile     string
 	StateDir            string
 	NotifyFlags         []string
@@ -118,7 +119,7 @@ func (v *keepalivedView) legacy() (legacyView, bool) {
 		Cluster: v.Cluster, Node: v.Node, Instance: in.Name, Interface: v.Interface,
 		VirtualRouterID: in.VirtualRouterID, Priority: in.Priority, Version3: v.Version3, AdvertInt: v.AdvertInt,
 		Address: v.Address, Peers: v.Peers, FloatingIP: addr[0][:len(addr[0])-len("/32")], FloatingIface: addr[2],
-		Agent: v.Agent, CheckURL: v.CheckURL, PeerStats: v.PeerStats, TrackFile: v.TrackFile,
+		Agent: v.Agent, CheckURL: v.CheckURL, PeerStats: v.PeerStats, TrackFile: v.TrackFile, BackendsFile: v.BackendsFile,
 		MaintenanceFile: v.MaintenanceFile, StateDir: v.StateDir, NotifyFlags: v.NotifyFlags,
 	}, true
 }
