@@ -20,14 +20,24 @@ const (
 	ExitNotAssigned = 5 // the API reported success, but the Floating IP points elsewhere
 	ExitActionError = 6 // the API's assign action ended in error
 	ExitAuth        = 7 // the token was refused (unauthorized or forbidden)
+	// ExitMoves plus a mask: a run of several addresses in which some
+	// did not move here; bit i (value 2^i) is set for each address i
+	// that failed, counted from 0 in the run's order. At most
+	// state.MaxInstanceAddresses addresses keep it below 128.
+	ExitMoves = 64
 )
 
-// ExitCode maps Notify's error to the exit code that tells the result.
+// ExitCode maps Notify's error to the exit code that tells the result:
+// for a run of several addresses that did not all move, ExitMoves plus
+// the mask of those that failed.
 func ExitCode(err error) int {
 	var actionErr hcloud.ActionError
+	var moves *MovesError
 	switch {
 	case err == nil:
 		return ExitOK
+	case errors.As(err, &moves):
+		return ExitMoves + moves.Mask()
 	case errors.Is(err, ErrUsage):
 		return ExitUsage
 	case errors.Is(err, ErrSuperseded):

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"go.uber.org/zap"
@@ -26,10 +27,24 @@ type OwnerAssigner interface {
 
 // HealerConfig configures a Healer.
 type HealerConfig struct {
-	StateDir     string // DefaultStateDir when empty; the notify runs' directory
+	StateDir string // DefaultStateDir when empty; the notify runs' directory
+	// FloatingIPID is the Floating IP healed through the client given to
+	// NewHealer, unless Target is set.
 	FloatingIPID int64
-	ServerID     ServerIDFunc
-	Interval     time.Duration // between checks; DefaultHealInterval when zero
+	// Target, when set, is what is healed, known as Key (its assign lock,
+	// its entry in HealFile) and Name (in errors); Kind is what log
+	// messages call it ("floating IP" when empty).
+	Target          HealTarget
+	Key, Name, Kind string
+	// Instance is the VRRP instance whose recorded state the healer
+	// follows; "" for any (a pair with one instance). VRRPInstance names
+	// the address's instance in HealFile, for the metrics.
+	Instance, VRRPInstance string
+	// Node is this load balancer's name, for a Target that knows its
+	// holders by load balancer.
+	Node     string
+	ServerID ServerIDFunc
+	Interval time.Duration // between checks; DefaultHealInterval when zero
 	// MaxBackoff caps the wait after rate-limited checks, which doubles
 	// from Interval; DefaultMaxHealBackoff when zero.
 	MaxBackoff time.Duration
@@ -80,7 +95,7 @@ const (
 type Healer struct {
 	cfg    HealerConfig
 	store  *Store
-	client OwnerAssigner
+	target HealTarget
 	log    *zap.Logger
 
 	lastErr string // the error last logged, to log each one once
@@ -93,12 +108,19 @@ type Healer struct {
 	rateStreak int // consecutive rate-limited checks
 }
 
-// NewHealer returns a Healer using client for the API.
+// NewHealer returns a Healer of cfg.Target, else of the Floating IP
+// cfg.FloatingIPID through client.
 func NewHealer(cfg HealerConfig, client OwnerAssigner, log *zap.Logger) *Healer {
 	setDefault(&cfg.Interval, DefaultHealInterval)
 	setDefault(&cfg.MaxBackoff, DefaultMaxHealBackoff)
 	setDefault(&cfg.CheckTimeout, DefaultDeadline)
-	return &Healer{cfg: cfg, store: NewStore(cfg.StateDir), client: client, log: log.Named("heal")}
+	if cfg.Target == nil {
+		cfg.Target = FloatingIPHealTarget(cfg.FloatingIPID, client)
+		cfg.Key = cmp.Or(cfg.Key, FloatingIPKey(cfg.FloatingIPID))
+		cfg.Name = cmp.Or(cfg.Name, "floating IP "+strconv.FormatInt(cfg.FloatingIPID, 10))
+	}
+	cfg.Kind = cmp.Or(cfg.Kind, "floating IP")
+	return &Healer{cfg: cfg, store: NewStore(cfg.StateDir), target: cfg.Target, log: log.Named("heal")}
 }
 
 func setDefault(d *time.Duration, def time.Duration) {
@@ -130,55 +152,64 @@ func (h *Healer) Run(ctx context.Context) error {
 	}
 }
 
-// CheckOnce is one check: with the recorded state MASTER, one GET of the
-// Floating IP; when it points elsewhere (or nowhere) and no notify run is
-// at work, an assign under the assign lock, after checking the record
-// again.
+// CheckOnce is one check: with the recorded state of the instance MASTER,
+// one look where the target points (a GET); when it points elsewhere (or
+// nowhere) and no notify run is at work, an assign under the target's
+// assign lock, after checking the record again.
 func (h *Healer) CheckOnce(ctx context.Context) (Outcome, error) {
 	ctx, cancel := context.WithTimeout(ctx, h.cfg.CheckTimeout)
 	defer cancel()
-	h.last = HealCheck{}
-	if rec, err := h.store.Latest(); err != nil || rec.State != Master {
+	h.last = HealCheck{Target: h.cfg.Key, VRRPInstance: h.cfg.VRRPInstance}
+	if rec, err := h.store.LatestFor(h.cfg.Instance); err != nil || rec.State != Master {
 		return NotMaster, err
 	}
 	if h.cfg.Confirm != nil {
 		if err := h.cfg.Confirm(); err != nil {
-			return Unconfirmed, fmt.Errorf("recorded MASTER, but %w: not checking the Floating IP", err)
+			return Unconfirmed, fmt.Errorf("recorded MASTER, but %w: not checking the %s", err, h.cfg.Kind)
 		}
 	}
 	me, err := h.cfg.ServerID(ctx)
 	if err != nil {
 		return Failed, fmt.Errorf("finding this server's ID: %w", err)
 	}
-	owner, err := h.client.Owner(ctx, h.cfg.FloatingIPID)
+	holder, err := h.target.Holder(ctx)
 	h.last.Me, h.last.Requests = me, 1
 	if err != nil {
 		return Failed, err
 	}
-	h.last.Owner = owner
-	if owner == me {
+	here := h.mine(holder, me)
+	h.last.Owner, h.last.Holder, h.last.Here = holder.Server, holder.Where, &here
+	if here {
 		return Owned, nil
 	}
-	if p, ok := h.yieldTo(ctx, owner); ok {
+	if p, ok := h.yieldTo(ctx, holder); ok {
 		return Yielded, nil
 	} else if p != "" {
-		h.log.Info("the Floating IP is on a peer that ranks above this node, and its HAProxy is down: taking it", zap.String("peer", p))
+		h.log.Info("the "+h.cfg.Kind+" is on a peer that ranks above this node, and its HAProxy is down: taking it", zap.String("peer", p))
 	}
-	return h.heal(ctx, me, owner)
+	return h.heal(ctx, me, holder)
 }
 
-// yieldTo decides whether to leave the Floating IP where it is: on a peer
+// mine reports whether holder is this node.
+func (h *Healer) mine(holder Holder, me int64) bool {
+	if holder.ByNode {
+		return holder.Node != "" && holder.Node == h.cfg.Node
+	}
+	return holder.Server == me
+}
+
+// yieldTo decides whether to leave the address where it is: on a peer
 // that ranks above this node (or on a server no peer is known to be, when a
 // higher-ranked peer's ID is not known) while that peer's HAProxy is
 // healthy, or cannot be asked. In a partition both nodes are MASTER; the
-// higher-ranked one takes the Floating IP and keeps it, the other leaves
-// it, so it moves at most twice instead of back and forth. Only a peer
-// whose machine answers while its HAProxy does not (connection refused, or
-// no 200) is known to be down: then the Floating IP is taken (a notify
-// that failed after the peer's HAProxy died). It returns the peer it asked.
-func (h *Healer) yieldTo(ctx context.Context, owner int64) (string, bool) {
+// higher-ranked one takes the address and keeps it, the other leaves it,
+// so it moves at most twice instead of back and forth. Only a peer whose
+// machine answers while its HAProxy does not (connection refused, or no
+// 200) is known to be down: then the address is taken (a notify that
+// failed after the peer's HAProxy died). It returns the peer it asked.
+func (h *Healer) yieldTo(ctx context.Context, holder Holder) (string, bool) {
 	for _, p := range h.cfg.Peers {
-		if !p.Above || (p.ServerID != 0 && p.ServerID != owner) {
+		if !p.Above || !p.mayHold(holder) {
 			continue
 		}
 		if p.Stats == "" {
@@ -195,26 +226,28 @@ func (h *Healer) yieldTo(ctx context.Context, owner int64) (string, bool) {
 	return "", false
 }
 
-func (h *Healer) heal(ctx context.Context, me, owner int64) (Outcome, error) {
-	lock, err := tryLockFile(h.store.path(assignLockFile))
+func (h *Healer) heal(ctx context.Context, me int64, holder Holder) (Outcome, error) {
+	lock, err := tryLockFile(h.store.path(assignLock(h.cfg.Key)))
 	if err != nil || lock == nil {
 		return Busy, err
 	}
 	defer lock.Unlock()
-	// A BACKUP recorded since the first look means the IP is not ours.
-	if rec, err := h.store.Latest(); err != nil || rec.State != Master {
+	// A BACKUP recorded since the first look means the address is not ours.
+	if rec, err := h.store.LatestFor(h.cfg.Instance); err != nil || rec.State != Master {
 		return NotMaster, err
 	}
-	res, err := h.client.Assign(ctx, h.cfg.FloatingIPID, me)
+	res, err := h.target.Assign(ctx, me)
 	h.last.Requests += res.Requests
 	h.last.RateLimit = res.RateLimit.Remaining
 	if err != nil {
-		return Failed, fmt.Errorf("re-assigning floating IP %d from server %d: %w", h.cfg.FloatingIPID, owner, err)
+		return Failed, fmt.Errorf("re-assigning %s from %s: %w", h.cfg.Name, holder.where(), err)
 	}
-	h.log.Warn("floating IP pointed elsewhere; assigned it back to this server",
-		zap.Int64("floating_ip", h.cfg.FloatingIPID), zap.Int64("was", owner), zap.Int64("server", me),
-		zap.Duration("took", res.Total), zap.Int("requests", res.Requests),
-		zap.Int("ratelimit_remaining", res.RateLimit.Remaining))
+	fields := []zap.Field{zap.String("target", h.cfg.Name), zap.String("was", holder.where()), zap.Int64("server", me),
+		zap.Duration("took", res.Total), zap.Int("requests", res.Requests), zap.Int("ratelimit_remaining", res.RateLimit.Remaining)}
+	if res.FloatingIPID != 0 {
+		fields = append(fields, zap.Int64("floating_ip", res.FloatingIPID))
+	}
+	h.log.Warn(h.cfg.Kind+" pointed elsewhere; assigned it back to this server", fields...)
 	return Healed, nil
 }
 
@@ -230,7 +263,8 @@ func (h *Healer) record(outcome Outcome, err error) {
 	c := h.last
 	c.At, c.Outcome, c.Counts, c.TotalRequests = time.Now().UTC(), outcome, h.counts, h.requests
 	if outcome == Healed {
-		c.Owner = c.Me
+		here := true
+		c.Owner, c.Holder, c.Here = c.Me, "", &here
 	}
 	if err != nil {
 		c.Error = err.Error()
@@ -263,18 +297,18 @@ func (h *Healer) report(outcome Outcome, err error, wait time.Duration) {
 	if y := outcome == Yielded; y != h.yielded {
 		h.yielded = y
 		if y {
-			h.log.Info("the Floating IP is on a peer that ranks above this node and is not known to be down: leaving it there")
+			h.log.Info("the " + h.cfg.Kind + " is on a peer that ranks above this node and is not known to be down: leaving it there")
 		}
 	}
 	if err == nil {
 		if h.lastErr != "" {
-			h.log.Info("floating IP check works again", zap.String("outcome", string(outcome)))
+			h.log.Info(h.cfg.Kind+" check works again", zap.String("outcome", string(outcome)))
 		}
 		h.lastErr = ""
 		return
 	}
 	if msg := err.Error(); msg != h.lastErr {
 		h.lastErr = msg
-		h.log.Warn("floating IP check failed", zap.Error(err), zap.Duration("next_check_in", wait))
+		h.log.Warn(h.cfg.Kind+" check failed", zap.Error(err), zap.Duration("next_check_in", wait))
 	}
 }

@@ -52,10 +52,16 @@ func (u unavailable) Assign(context.Context, int64, int64) (hetzner.Result, erro
 
 // Config configures a Notifier.
 type Config struct {
-	StateDir     string // DefaultStateDir when empty
+	StateDir string // DefaultStateDir when empty
+	// FloatingIPID is the one Floating IP a MASTER run assigns through
+	// the Notifier's Assigner, unless Targets is set.
 	FloatingIPID int64
 	ServerID     ServerIDFunc  // consulted on MASTER only
 	Deadline     time.Duration // DefaultDeadline when zero
+	// Targets, when set, returns what a MASTER run of ev moves, in
+	// order (a position in it is a bit of ExitCode's mask). It is called
+	// once ServerID has answered, before the assign locks are taken.
+	Targets func(ctx context.Context, ev Event) ([]Target, error)
 }
 
 // Notifier handles keepalived notifications.
@@ -83,8 +89,9 @@ func (n *Notifier) Notify(ctx context.Context, args []string) error {
 	return n.Handle(ctx, ev)
 }
 
-// Handle records ev and, for MASTER, moves the Floating IP here. BACKUP,
-// FAULT, STOP and DELETED only record. The whole run ends by the
+// Handle records ev and, for MASTER, moves its targets here (the
+// Floating IP of Config.FloatingIPID, or Config.Targets'). BACKUP, FAULT,
+// STOP and DELETED only record. The whole run ends by the
 // Deadline. A MASTER run returns a *SupersededError when a later run
 // recorded a newer state first (see failover).
 func (n *Notifier) Handle(ctx context.Context, ev Event) error {
@@ -100,8 +107,8 @@ func (n *Notifier) Handle(ctx context.Context, ev Event) error {
 	if ev.State != Master {
 		return nil
 	}
-	res, err := n.failover(ctx, rec, start)
-	n.addToHistory(start, res, err)
+	res, err := n.failover(ctx, ev, rec, start)
+	n.addToHistory(start, rec, res, err)
 	if err != nil {
 		return fmt.Errorf("failover to this server failed after %s: %w", time.Since(start).Round(time.Millisecond), err)
 	}
@@ -110,9 +117,9 @@ func (n *Notifier) Handle(ctx context.Context, ev Event) error {
 
 // addToHistory adds this MASTER run to the failover history the daemon
 // exports; a history that cannot be written costs the run nothing.
-func (n *Notifier) addToHistory(start time.Time, res hetzner.Result, err error) {
+func (n *Notifier) addToHistory(start time.Time, rec Record, res hetzner.Result, err error) {
 	run := FailoverRun{At: start.UTC(), Result: ResultName(err), Seconds: time.Since(start).Seconds(),
-		Requests: res.Requests, RateLimit: res.RateLimit.Remaining}
+		Requests: res.Requests, RateLimit: res.RateLimit.Remaining, Instance: rec.Instance}
 	if err != nil {
 		run.Error = err.Error()
 	}
@@ -123,34 +130,45 @@ func (n *Notifier) addToHistory(start time.Time, res hetzner.Result, err error) 
 	}
 }
 
-// failover moves the Floating IP for the MASTER run rec:
-//   - it waits for the assign lock, then gives up if any newer state was
-//     recorded meanwhile (a newer MASTER run will do the work);
-//   - during the API call a newer BACKUP/FAULT/STOP cancels it;
-//   - after a successful call a newer non-MASTER state still makes it
-//     report superseded (the new MASTER takes the IP back).
-func (n *Notifier) failover(ctx context.Context, rec Record, start time.Time) (res hetzner.Result, err error) {
+// failover moves the targets of the MASTER run rec here, all at once:
+//   - it waits for their assign locks, then gives up if any newer state
+//     of its instance was recorded meanwhile (a newer MASTER run will do
+//     the work);
+//   - during the API calls a newer BACKUP/FAULT/STOP cancels them;
+//   - after they succeeded a newer non-MASTER state still makes it report
+//     superseded (the new MASTER takes the addresses back).
+func (n *Notifier) failover(ctx context.Context, ev Event, rec Record, start time.Time) (res hetzner.Result, err error) {
 	// This server's ID (and with it the state file) is read before the
-	// lock: a read that blocks or fails must never hold up the runs
+	// locks: a read that blocks or fails must never hold up the runs
 	// queued behind this one.
 	serverID, err := n.serverID(ctx)
 	if err != nil {
 		return res, err
 	}
-	lock, err := lockFile(ctx, n.store.path(assignLockFile))
+	targets, err := n.targets(ctx, ev)
 	if err != nil {
 		return res, err
 	}
-	defer lock.Unlock()
+	unlock, err := n.store.lockTargets(ctx, targets)
+	if err != nil {
+		return res, err
+	}
+	defer unlock()
 	if err := n.store.newer(rec, anyNewer); err != nil {
 		return res, err
 	}
 	wctx, stop := n.store.watchSuperseded(ctx, rec)
 	defer stop()
-	res, err = n.assign(wctx, serverID)
+	results := moveAll(wctx, targets, serverID)
+	res, err = combine(targets, results)
 	if sup := supersededCause(wctx); sup != nil {
 		sup.Assigned = err == nil
 		return res, sup
+	}
+	for i, r := range results {
+		if r.err == nil {
+			n.logMoved(targets[i], rec, r, start)
+		}
 	}
 	if err != nil {
 		return res, err
@@ -162,7 +180,6 @@ func (n *Notifier) failover(ctx context.Context, rec Record, start time.Time) (r
 		}
 		return res, err
 	}
-	n.logAssigned(rec, res, start)
 	return res, nil
 }
 
@@ -177,11 +194,17 @@ func (n *Notifier) serverID(ctx context.Context) (int64, error) {
 	return id, nil
 }
 
-func (n *Notifier) assign(ctx context.Context, serverID int64) (hetzner.Result, error) {
-	if n.assigner == nil {
-		return hetzner.Result{}, errors.New("no Hetzner API client configured")
+// targets is what the MASTER run of ev moves: Config.Targets', else the
+// one Floating IP of Config.FloatingIPID.
+func (n *Notifier) targets(ctx context.Context, ev Event) ([]Target, error) {
+	if n.cfg.Targets == nil {
+		return []Target{FloatingIPTarget(n.cfg.FloatingIPID, n.assigner)}, nil
 	}
-	return n.assigner.Assign(ctx, n.cfg.FloatingIPID, serverID)
+	ts, err := n.cfg.Targets(ctx, ev)
+	if err == nil && len(ts) == 0 {
+		err = fmt.Errorf("%s has nothing to move here", ev)
+	}
+	return ts, err
 }
 
 func supersededCause(ctx context.Context) *SupersededError {
@@ -192,12 +215,17 @@ func supersededCause(ctx context.Context) *SupersededError {
 	return nil
 }
 
-func (n *Notifier) logAssigned(rec Record, res hetzner.Result, start time.Time) {
-	n.log.Info("floating IP assigned to this server",
-		zap.Int64("floating_ip", res.FloatingIPID), zap.Int64("server", res.ServerID),
+// logMoved logs a target that points here now.
+func (n *Notifier) logMoved(t Target, rec Record, r moveResult, start time.Time) {
+	res := r.res
+	fields := []zap.Field{zap.String("target", t.Name)}
+	if res.FloatingIPID != 0 {
+		fields = append(fields, zap.Int64("floating_ip", res.FloatingIPID), zap.Int64("server", res.ServerID))
+	}
+	n.log.Info(t.Moved, append(fields,
 		zap.Uint64("seq", rec.Seq),
-		zap.Duration("took", time.Since(start)),
+		zap.Duration("took", r.end.Sub(start)),
 		zap.Duration("api_took", res.Total), zap.Duration("accepted_after", res.Accepted),
 		zap.Int("requests", res.Requests), zap.Int("retries", res.Retries),
-		zap.Int("ratelimit_remaining", res.RateLimit.Remaining))
+		zap.Int("ratelimit_remaining", res.RateLimit.Remaining))...)
 }

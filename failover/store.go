@@ -18,20 +18,31 @@ const DefaultStateDir = "/run/hakgen"
 
 // Files in the state directory.
 const (
-	StateFile      = "keepalived-state.json" // the latest Record
-	stateLockFile  = "state.lock"            // held while a Record is written
-	assignLockFile = "assign.lock"           // held while the Floating IP is moved
+	StateFile     = "keepalived-state.json" // the latest Record, and each instance's
+	stateLockFile = "state.lock"            // held while a Record is written
 )
 
-// Record is the latest keepalived state, as one notify run recorded it.
+// Record is a keepalived state, as one notify run recorded it.
 type Record struct {
-	// Seq grows by one with every recorded event: a higher Seq is a later
-	// event. 0 means nothing was recorded.
+	// Seq grows by one with every recorded event, of whatever instance: a
+	// higher Seq is a later event. 0 means nothing was recorded.
 	Seq      uint64    `json:"seq"`
 	State    State     `json:"state"`
 	Event    string    `json:"event"` // the arguments, e.g. "INSTANCE VI_1 MASTER 150"
 	Recorded time.Time `json:"recorded"`
 	PID      int       `json:"pid"`
+	// Instance is the VRRP instance (or sync group) the event is for;
+	// empty for the short form (notify MASTER), which stands for every
+	// instance of this node.
+	Instance string `json:"instance,omitempty"`
+}
+
+// stateFile is StateFile's content: the latest record of any instance
+// (what the file held before there could be several, and what Latest
+// returns), and the latest of each instance.
+type stateFile struct {
+	Record
+	Instances map[string]Record `json:"instances,omitempty"`
 }
 
 // Store keeps the Record and the locks in a state directory. Several
@@ -49,10 +60,10 @@ func NewStore(dir string) *Store {
 
 func (s *Store) path(name string) string { return filepath.Join(s.dir, name) }
 
-// Record stores ev as the latest state with the next sequence number and
-// returns it. Concurrent calls are serialized by a lock held only while
-// the small file is rewritten, so a BACKUP is recorded at once even while
-// a MASTER run is busy with the API.
+// Record stores ev as the latest state, of all and of its instance, with
+// the next sequence number and returns it. Concurrent calls are
+// serialized by a lock held only while the small file is rewritten, so a
+// BACKUP is recorded at once even while a MASTER run is busy with the API.
 func (s *Store) Record(ctx context.Context, ev Event) (Record, error) {
 	if err := os.MkdirAll(s.dir, 0o755); err != nil {
 		return Record{}, fmt.Errorf("creating state directory: %w", err)
@@ -62,12 +73,16 @@ func (s *Store) Record(ctx context.Context, ev Event) (Record, error) {
 		return Record{}, err
 	}
 	defer lock.Unlock()
-	last, err := s.Latest()
+	f, err := s.read()
 	if err != nil {
 		return Record{}, err
 	}
-	rec := Record{Seq: last.Seq + 1, State: ev.State, Event: ev.String(), Recorded: time.Now().UTC(), PID: os.Getpid()}
-	b, err := json.Marshal(rec)
+	rec := Record{Seq: f.Seq + 1, State: ev.State, Event: ev.String(), Recorded: time.Now().UTC(), PID: os.Getpid(), Instance: ev.Name}
+	if f.Instances == nil {
+		f.Instances = map[string]Record{}
+	}
+	f.Record, f.Instances[rec.Instance] = rec, rec
+	b, err := json.Marshal(f)
 	if err != nil {
 		return Record{}, fmt.Errorf("encoding state: %w", err)
 	}
@@ -77,20 +92,55 @@ func (s *Store) Record(ctx context.Context, ev Event) (Record, error) {
 	return rec, nil
 }
 
-// Latest returns the latest Record; the zero Record when none was made.
-// A file that cannot be parsed is an error (it is only ever replaced
-// whole, so that means someone else wrote it).
+// Latest returns the latest Record of any instance; the zero Record when
+// none was made. A file that cannot be parsed is an error (it is only ever
+// replaced whole, so that means someone else wrote it).
 func (s *Store) Latest() (Record, error) {
-	b, err := os.ReadFile(s.path(StateFile))
-	if errors.Is(err, os.ErrNotExist) {
-		return Record{}, nil
+	f, err := s.read()
+	return f.Record, err
+}
+
+// LatestFor returns the latest Record that applies to the VRRP instance
+// named instance: its own or a short-form one (which stands for every
+// instance), whichever is later. For "" it is Latest: a short-form run
+// follows every instance. A file written before records were kept per
+// instance counts as one instance's.
+func (s *Store) LatestFor(instance string) (Record, error) {
+	f, err := s.read()
+	if err != nil || instance == "" || f.Instances == nil {
+		return f.Record, err
 	}
-	if err != nil {
-		return Record{}, fmt.Errorf("reading state: %w", err)
-	}
-	var rec Record
-	if err := json.Unmarshal(b, &rec); err != nil {
-		return Record{}, fmt.Errorf("reading state %s: %w", s.path(StateFile), err)
+	rec := f.Instances[instance]
+	if short := f.Instances[""]; short.Seq > rec.Seq {
+		rec = short
 	}
 	return rec, nil
+}
+
+// Instances returns the latest Record of each instance, by instance name
+// ("" for the short form); nil when nothing was recorded.
+func (s *Store) Instances() (map[string]Record, error) {
+	f, err := s.read()
+	if err != nil || f.Seq == 0 {
+		return nil, err
+	}
+	if f.Instances == nil {
+		return map[string]Record{f.Instance: f.Record}, nil
+	}
+	return f.Instances, nil
+}
+
+func (s *Store) read() (stateFile, error) {
+	var f stateFile
+	b, err := os.ReadFile(s.path(StateFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return f, nil
+	}
+	if err != nil {
+		return f, fmt.Errorf("reading state: %w", err)
+	}
+	if err := json.Unmarshal(b, &f); err != nil {
+		return stateFile{}, fmt.Errorf("reading state %s: %w", s.path(StateFile), err)
+	}
+	return f, nil
 }

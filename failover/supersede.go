@@ -34,9 +34,9 @@ func (e *SupersededError) Error() string {
 func (e *SupersededError) Is(target error) bool { return target == ErrSuperseded }
 
 // newer returns a *SupersededError when a record later than rec exists
-// and accept does not take it.
+// for rec's instance (see LatestFor) and accept does not take it.
 func (s *Store) newer(rec Record, accept func(Record) bool) error {
-	latest, err := s.Latest()
+	latest, err := s.LatestFor(rec.Instance)
 	if err != nil {
 		return err
 	}
@@ -52,7 +52,7 @@ func newerMaster(r Record) bool { return r.State == Master }
 
 // watchSuperseded returns a context that is canceled, with the
 // *SupersededError as its cause, as soon as a newer non-MASTER state is
-// recorded. A newer MASTER does not cancel: the IP should come here all
+// recorded for rec's instance. A newer MASTER does not cancel: the IP should come here all
 // the same. stop ends the watch.
 func (s *Store) watchSuperseded(ctx context.Context, rec Record) (_ context.Context, stop func()) {
 	ctx, cancel := context.WithCancelCause(ctx)

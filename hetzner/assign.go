@@ -90,9 +90,20 @@ func (c *Client) assignVerified(ctx context.Context, res *Result, start time.Tim
 // hcloud-go does not.
 func (c *Client) postAssign(ctx context.Context, res *Result) (*hcloud.Action, error) {
 	fip, srv := &hcloud.FloatingIP{ID: res.FloatingIPID}, &hcloud.Server{ID: res.ServerID}
+	return c.postRetrying(ctx, res, "assign", func() (*hcloud.Action, *hcloud.Response, error) {
+		return c.api.FloatingIP.Assign(ctx, fip, srv)
+	})
+}
+
+// postRetrying sends a POST that starts an action (what names it in logs)
+// until the API accepts it: it is sent again, with a short doubling
+// backoff, while the API answers locked or resource_locked (or a 5xx, or
+// the network fails); hcloud-go itself retries rate limits, conflicts,
+// bad gateways and timeouts. Each retry counts in res.Retries.
+func (c *Client) postRetrying(ctx context.Context, res *Result, what string, post func() (*hcloud.Action, *hcloud.Response, error)) (*hcloud.Action, error) {
 	wait := c.cfg.LockedBackoff
 	for {
-		action, resp, err := c.api.FloatingIP.Assign(ctx, fip, srv)
+		action, resp, err := post()
 		if err == nil {
 			return action, nil
 		}
@@ -100,9 +111,11 @@ func (c *Client) postAssign(ctx context.Context, res *Result) (*hcloud.Action, e
 			return nil, err
 		}
 		res.Retries++
-		c.log.Info("assign not accepted yet, retrying",
-			zap.Int64("floating_ip", res.FloatingIPID), zap.Int("retry", res.Retries),
-			zap.Duration("wait", wait), zap.Error(err))
+		fields := []zap.Field{zap.Int("retry", res.Retries), zap.Duration("wait", wait), zap.Error(err)}
+		if res.FloatingIPID != 0 {
+			fields = append(fields, zap.Int64("floating_ip", res.FloatingIPID))
+		}
+		c.log.Info(what+" not accepted yet, retrying", fields...)
 		if sleep(ctx, wait) != nil {
 			return nil, err
 		}

@@ -17,15 +17,16 @@ import (
 const apiPort = 80
 
 // NetworkID is the ID of the quick start's private network k8s
-// (10.0.0.0/16, step 2) in the fake API.
+// (10.0.0.0/16 with the subnet 10.0.0.0/24, step 2) in the fake API.
 const NetworkID int64 = 4242
 
-// Move is one re-routing of the Floating IP by the lab's network.
+// Move is one re-routing of a Floating IP by the lab's network.
 type Move struct {
-	Time   time.Time
-	Server int64  // the server the Floating IP was assigned to
-	Node   string // its load balancer
-	Err    error  // the route could not be changed
+	Time       time.Time
+	FloatingIP int64  // the Floating IP's ID
+	Server     int64  // the server the Floating IP was assigned to
+	Node       string // its load balancer
+	Err        error  // the route could not be changed
 }
 
 func (m Move) String() string {
@@ -54,23 +55,35 @@ func (l *Lab) startAPI() error {
 		l.API.SetInstanceIDFor(lb.Public, lb.ServerID)
 	}
 	l.API.AddFloatingIP(l.Plan.FloatingIPID, l.Plan.FloatingIP.String(), l.Plan.LBs[0].ServerID)
-	l.API.AddNetwork(NetworkID, "k8s", "10.0.0.0/16")
+	l.API.AddNetwork(NetworkID, "k8s", "10.0.0.0/16", "10.0.0.0/24")
+	for _, f := range l.Plan.FloatingIPs[1:] {
+		owner := l.lbNamed(f.Preferred).ServerID
+		if f.IPv6() {
+			l.API.AddFloatingIPv6(f.ID, f.Prefix(), owner)
+		} else {
+			l.API.AddFloatingIP(f.ID, f.Addr.String(), owner)
+		}
+	}
 	l.API.OnAssigned(l.Opts.RouteDelay, l.followMove)
+	if l.PrivateClient != nil {
+		l.API.OnRouteChanged(l.Opts.RouteDelay, l.followRoute)
+	}
 	return nil
 }
 
-// followMove routes the Floating IP to the server it was assigned to.
+// followMove routes a Floating IP to the server it was assigned to.
 func (l *Lab) followMove(floatingIPID, server int64) {
-	if floatingIPID != l.Plan.FloatingIPID {
+	f, ok := l.Plan.FloatingIPByID(floatingIPID)
+	if !ok {
 		return
 	}
-	m := Move{Server: server}
+	m := Move{FloatingIP: floatingIPID, Server: server}
 	if lb := l.LBByServer(server); lb == nil {
 		m.Err = fmt.Errorf("server %d is no load balancer of the lab", server)
 	} else {
 		m.Node = lb.Name
 		ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
-		m.Err = l.RouteFloatingIP(ctx, lb.Plan.Public)
+		m.Err = l.routeFloatingIP(ctx, f, lb.Plan)
 		cancel()
 	}
 	m.Time = time.Now()

@@ -265,7 +265,7 @@ func (s *service) stop() {
 // backends node.
 func (l *Lab) startBackends() error {
 	for _, s := range l.Plan.ControlPlanes {
-		cert, err := l.CA.Issue(s.Name, s.Addr, l.Plan.FloatingIP)
+		cert, err := l.CA.Issue(s.Name, append([]netip.Addr{s.Addr}, l.Plan.clientAddrs()...)...)
 		if err != nil {
 			return err
 		}
@@ -278,7 +278,7 @@ func (l *Lab) startBackends() error {
 		}
 	}
 	for _, s := range l.Plan.Workers {
-		cert, err := l.CA.Issue(s.Name, s.Addr, l.Plan.FloatingIP)
+		cert, err := l.CA.Issue(s.Name, append([]netip.Addr{s.Addr}, l.Plan.clientAddrs()...)...)
 		if err != nil {
 			return err
 		}

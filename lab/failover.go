@@ -48,7 +48,12 @@ func (f *Failover) Result() Run {
 // watches until every new connection has succeeded for two seconds, or
 // window has passed since the fault.
 func (l *Lab) RunFailover(ctx context.Context, window time.Duration, fault func(context.Context) error) (*Failover, error) {
-	p := l.APIProber()
+	return l.RunFailoverOf(ctx, l.APIProber(), window, fault)
+}
+
+// RunFailoverOf is RunFailover with the client p (see AddrProber), which
+// it stops.
+func (l *Lab) RunFailoverOf(ctx context.Context, p *Prober, window time.Duration, fault func(context.Context) error) (*Failover, error) {
 	defer p.Stop()
 	if err := p.AwaitClean(ctx, warmup); err != nil {
 		return nil, err

@@ -42,6 +42,9 @@ type Options struct {
 	// AgentArgs are extra flags of `hakgen-agent run` (Hakgen only), e.g.
 	// a short --heal-interval.
 	AgentArgs []string
+	// StateFrom, when set and State is nil, makes State from the quick
+	// start's state.yaml (DualStackState, ActiveActiveState, ...).
+	StateFrom func(quickStart []byte) ([]byte, error)
 	// State is the state.yaml of both load balancers (Hakgen only); when
 	// nil, LabState of the quick start.
 	State []byte
@@ -62,6 +65,9 @@ type Lab struct {
 	Private  *Node // the private segment's bridge
 	Backends *Node // control planes and workers
 	LBs      []*LB
+	// PrivateClient, with a private VIP in the state, is a node on the
+	// private segment only: it reaches the API through the VIP.
+	PrivateClient *Node
 
 	API           *hetznertest.Fake
 	CA            *CA
@@ -74,10 +80,11 @@ type Lab struct {
 	token string
 	id    string // in every name the lab gives on the host
 
-	mu        sync.Mutex
-	moves     []Move
-	closeOnce sync.Once
-	closers   []func()
+	mu         sync.Mutex
+	moves      []Move
+	routeMoves []RouteMove
+	closeOnce  sync.Once
+	closers    []func()
 }
 
 // New builds a lab and returns once it serves: lb1 MASTER, the Floating
@@ -103,6 +110,11 @@ func (k *Kit) New(tb testing.TB, opts Options) *Lab {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	if opts.State == nil && opts.StateFrom != nil {
+		if opts.State, err = opts.StateFrom(quick); err != nil {
+			tb.Fatal(err)
+		}
+	}
 	if opts.State == nil {
 		opts.State = LabState(quick)
 	}
@@ -122,10 +134,16 @@ func (k *Kit) New(tb testing.TB, opts Options) *Lab {
 }
 
 func (l *Lab) build(ctx context.Context) error {
+	if err := l.Plan.addState(l.State); err != nil {
+		return err
+	}
 	if err := l.startNodes(); err != nil {
 		return err
 	}
 	if err := l.buildNetwork(ctx); err != nil {
+		return err
+	}
+	if err := l.buildDayTwoNetwork(ctx); err != nil {
 		return err
 	}
 	ca, err := newCA()
@@ -187,6 +205,11 @@ func (l *Lab) startNodes() error {
 	}
 	if l.Backends, err = node("backends", false); err != nil {
 		return err
+	}
+	if l.Plan.PrivateVIP.IsValid() {
+		if l.PrivateClient, err = node("k8snode", false); err != nil {
+			return err
+		}
 	}
 	for _, p := range l.Plan.LBs {
 		n, err := node(p.Name, true)

@@ -158,13 +158,18 @@ func (l *Lab) FloatingIPRoute(ctx context.Context) (netip.Addr, error) {
 	if err != nil {
 		return netip.Addr{}, err
 	}
+	return viaOf(out)
+}
+
+// viaOf is the gateway of the route `ip route show` printed.
+func viaOf(out string) (netip.Addr, error) {
 	fields := strings.Fields(out)
 	for i := 0; i+1 < len(fields); i++ {
 		if fields[i] == "via" {
 			return netip.ParseAddr(fields[i+1])
 		}
 	}
-	return netip.Addr{}, fmt.Errorf("no route for the Floating IP: %q", out)
+	return netip.Addr{}, fmt.Errorf("no route: %q", out)
 }
 
 // SetLinks takes a load balancer's links down or up at the far ends (its

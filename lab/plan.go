@@ -41,6 +41,12 @@ type Plan struct {
 	LBs           []LBPlan
 	ControlPlanes []Server
 	Workers       []Server
+	// FloatingIPs are every Floating IP of the lab's state, FloatingIP
+	// the first; PrivateVIP, when valid, is its private VIP in the
+	// network PrivateVIPNetwork (see daytwo.go).
+	FloatingIPs       []FloatingIPPlan
+	PrivateVIP        netip.Addr
+	PrivateVIPNetwork string
 }
 
 // LBPlan is one load balancer.
@@ -48,6 +54,7 @@ type LBPlan struct {
 	Name     string
 	Private  netip.Addr // loadBalancers[].address
 	Public   netip.Addr // its public address, 198.51.100.2, .3, ...
+	PublicV6 netip.Addr // its public IPv6 address, 2001:db8:ffff::2, ::3, ...
 	ServerID int64
 }
 
@@ -97,7 +104,7 @@ func NewPlan(stateYAML []byte) (*Plan, error) {
 		if err != nil {
 			return nil, fmt.Errorf("loadBalancers[%d].address: %w", i, err)
 		}
-		p.LBs = append(p.LBs, LBPlan{Name: lb.Name, Private: addr, Public: publicAddr(i), ServerID: lb.ServerID})
+		p.LBs = append(p.LBs, LBPlan{Name: lb.Name, Private: addr, Public: publicAddr(i), PublicV6: publicV6(i), ServerID: lb.ServerID})
 	}
 	if p.ControlPlanes, err = servers(s.ControlPlanes); err != nil {
 		return nil, err

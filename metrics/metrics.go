@@ -1,8 +1,8 @@
 // Package metrics serves hakgen-agent's own Prometheus metrics: what the
 // daemon reconciled and reloaded, the state it applied, this node's VRRP
-// state as keepalived's notify runs recorded it, the Floating IP's owner
-// at the healer's last check, the failovers and their duration, and the
-// Hetzner API requests made.
+// state (in each VRRP instance) as keepalived's notify runs recorded it,
+// where each address pointed at the healer's last check, the failovers and
+// their duration, and the Hetzner API requests made.
 //
 // Every value is read at scrape time from what the parts of hakgen publish
 // anyway: the daemon's status file, and the files notify runs and the
@@ -56,7 +56,9 @@ var (
 	healthy         = desc("hakgen_state_healthy", "1 while the last reconcile succeeded, 0 while it failed.")
 	vrrpState       = desc("hakgen_vrrp_state", "1 for this node's VRRP state as keepalived's notify last recorded it, 0 for the others.", "state")
 	vrrpSince       = desc("hakgen_vrrp_state_since_timestamp_seconds", "When the VRRP state was recorded.")
-	fipHere         = desc("hakgen_floating_ip_on_this_node", "1 when the healer's last check found the Floating IP on this server, 0 when elsewhere.")
+	instanceState   = desc("hakgen_vrrp_instance_state", "1 for this node's state in each VRRP instance as keepalived's notify last recorded it, 0 for the others.", "vrrp_instance", "state")
+	addressHere     = desc("hakgen_address_on_this_node", "1 when the healer's last check found the address (a Floating IP, the private VIP's route) pointing to this node, 0 when elsewhere.", "address", "vrrp_instance")
+	fipHere         = desc("hakgen_floating_ip_on_this_node", "1 when the healer's last check found the Floating IP on this server, 0 when elsewhere (pairs with one Floating IP; see hakgen_address_on_this_node).")
 	fipOwner        = desc("hakgen_floating_ip_owner_info", "The server the Floating IP pointed to at the healer's last check (1).", "server")
 	healChecks      = desc("hakgen_heal_checks_total", "The healer's checks of the Floating IP, by outcome.", "outcome")
 	healRepairs     = desc("hakgen_heal_repairs_total", "Floating IP assignments the healer made (it pointed elsewhere).")
@@ -115,10 +117,11 @@ func (c *collector) collectAgent(ch chan<- prometheus.Metric) {
 func (c *collector) collectFailover(ch chan<- prometheus.Metric) {
 	if rec, err := c.src.Store.Latest(); err == nil && rec.Seq > 0 {
 		for _, s := range VRRPStates {
-			gauge(ch, vrrpState, boolValue(rec.State == s || (s == failover.Stop && rec.State == failover.Deleted)), string(s))
+			gauge(ch, vrrpState, boolValue(isState(rec, s)), string(s))
 		}
 		gauge(ch, vrrpSince, seconds(rec.Recorded))
 	}
+	c.collectInstances(ch)
 	h, _ := c.src.Store.History()
 	for result, n := range h.Results {
 		counter(ch, failovers, float64(n), result)
@@ -140,13 +143,42 @@ func (c *collector) collectFailover(ch chan<- prometheus.Metric) {
 	if !heal.At.IsZero() {
 		gauge(ch, healLast, seconds(heal.At))
 	}
-	if heal.Owner != 0 {
+	targets, _ := c.src.Store.HealTargets()
+	if heal.Owner != 0 && len(targets) <= 1 {
 		gauge(ch, fipHere, boolValue(heal.Owner == heal.Me))
 		gauge(ch, fipOwner, 1, strconv.FormatInt(heal.Owner, 10))
+	}
+	for key, t := range targets {
+		if t.Here != nil {
+			gauge(ch, addressHere, boolValue(*t.Here), key, t.VRRPInstance)
+		}
 	}
 	if rl, ok := c.latestRateLimit(h, heal); ok {
 		gauge(ch, rateLimit, float64(rl))
 	}
+}
+
+// collectInstances reports this node's state in each VRRP instance that
+// keepalived named in a notify run (a short-form run counts for every one).
+func (c *collector) collectInstances(ch chan<- prometheus.Metric) {
+	ins, _ := c.src.Store.Instances()
+	for name := range ins {
+		if name == "" {
+			continue
+		}
+		rec, err := c.src.Store.LatestFor(name)
+		if err != nil {
+			continue
+		}
+		for _, s := range VRRPStates {
+			gauge(ch, instanceState, boolValue(isState(rec, s)), name, string(s))
+		}
+	}
+}
+
+// isState reports whether rec is in state s, DELETED counting as STOP.
+func isState(rec failover.Record, s failover.State) bool {
+	return rec.State == s || (s == failover.Stop && rec.State == failover.Deleted)
 }
 
 // latestRateLimit is the rate-limit budget of the most recent answer that

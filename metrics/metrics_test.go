@@ -47,14 +47,16 @@ func servedWith(t *testing.T, lastPoll time.Time) string {
 		t.Fatal(err)
 	}
 	store := failover.NewStore(filepath.Join(dir, "run"))
-	if _, err := store.Record(context.Background(), failover.Event{State: failover.Master}); err != nil {
+	if _, err := store.Record(context.Background(), failover.Event{State: failover.Master, Kind: "INSTANCE", Name: "hakgen-prod", Priority: 250}); err != nil {
 		t.Fatal(err)
 	}
 	if err := store.AddRun(context.Background(), failover.FailoverRun{At: now, Result: "ok", Seconds: 0.4, Requests: 3, RateLimit: 3500}); err != nil {
 		t.Fatal(err)
 	}
+	here := true
 	if err := store.WriteHeal(failover.HealCheck{At: now, Outcome: failover.Owned, Owner: 1001, Me: 1001, Requests: 1,
-		Counts: map[failover.Outcome]int{failover.Owned: 1}, TotalRequests: 1}); err != nil {
+		Counts: map[failover.Outcome]int{failover.Owned: 1}, TotalRequests: 1,
+		Target: "floating-ip-4711", VRRPInstance: "hakgen-prod", Here: &here}); err != nil {
 		t.Fatal(err)
 	}
 	disc := discovery.Status{Selectors: map[string]string{"workers": "role=worker"}, Polls: 5, Failures: 1, Requests: 4,
@@ -144,5 +146,48 @@ func TestRateLimitOfTheLatestAnswer(t *testing.T) {
 	}
 	if strings.Contains(body, "hakgen_discovered_servers{list=\"controlPlanes\"}") {
 		t.Error("a list without a selector is reported")
+	}
+}
+
+// TestServedInstancesAndAddresses: with two VRRP instances and two healed
+// addresses, each instance's state and each address's place are served;
+// the one-address gauges are not, since they could only show one.
+func TestServedInstancesAndAddresses(t *testing.T) {
+	dir := t.TempDir()
+	store := failover.NewStore(dir)
+	for _, ev := range []failover.Event{
+		{State: failover.Master, Kind: "INSTANCE", Name: "hakgen-prod"},
+		{State: failover.Backup, Kind: "INSTANCE", Name: "hakgen-prod-lb2"},
+	} {
+		if _, err := store.Record(context.Background(), ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	yes, no := true, false
+	now := time.Now()
+	for _, c := range []failover.HealCheck{
+		{At: now, Outcome: failover.Owned, Owner: 1001, Me: 1001, Target: "floating-ip-4711", VRRPInstance: "hakgen-prod", Here: &yes},
+		{At: now, Outcome: failover.Yielded, Holder: "gateway 10.0.0.6 (lb2)", Target: "private-vip", VRRPInstance: "hakgen-prod-lb2", Here: &no},
+	} {
+		if err := store.WriteHeal(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec := httptest.NewRecorder()
+	metrics.Handler(metrics.Sources{StatusFile: filepath.Join(dir, "none"), Store: store}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body := rec.Body.String()
+	for _, want := range []string{
+		`hakgen_vrrp_instance_state{state="MASTER",vrrp_instance="hakgen-prod"} 1`,
+		`hakgen_vrrp_instance_state{state="BACKUP",vrrp_instance="hakgen-prod"} 0`,
+		`hakgen_vrrp_instance_state{state="BACKUP",vrrp_instance="hakgen-prod-lb2"} 1`,
+		`hakgen_address_on_this_node{address="floating-ip-4711",vrrp_instance="hakgen-prod"} 1`,
+		`hakgen_address_on_this_node{address="private-vip",vrrp_instance="hakgen-prod-lb2"} 0`,
+	} {
+		if !strings.Contains(body, want+"\n") {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	if strings.Contains(body, "hakgen_floating_ip_on_this_node ") {
+		t.Errorf("the one-address gauge is served for two addresses:\n%s", body)
 	}
 }

@@ -19,16 +19,19 @@ import (
 	"github.com/hakgen/hakgen/state"
 )
 
-// Certificates checks that every control plane's certificate names the
-// Floating IP, and each of names (DNS names clients use), in its SANs:
-// clients reach the API servers through the Floating IP and verify the
-// certificate against that name. The check dials each API server directly,
-// reads its certificate and verifies the names only (not the chain, whose
-// CA this machine need not have).
+// Certificates checks that every control plane's certificate names every
+// Floating IP and the private VIP, and each of names (DNS names clients
+// use), in its SANs: clients reach the API servers through these addresses
+// and verify the certificate against them. The check dials each API server
+// directly, reads its certificate and verifies the names only (not the
+// chain, whose CA this machine need not have).
 func Certificates(ctx context.Context, s *state.State, names []string) []Result {
 	var want []string
-	if f := s.FloatingIP; f != nil {
+	for _, f := range s.FloatingIPList() {
 		want = append(want, f.Address)
+	}
+	if v := s.PrivateVIP; v != nil {
+		want = append(want, v.Address)
 	}
 	want = append(want, names...)
 	if len(want) == 0 {

@@ -46,7 +46,7 @@ func LocalInterfaces() ([]Interface, error) {
 
 // Interfaces checks that the interfaces the state names for node exist on
 // this machine: keepalived.interface, holding the node's own address
-// (VRRP's unicast source), and floatingIP.interface.
+// (VRRP's unicast source), and each Floating IP's interface.
 func Interfaces(s *state.State, node string, have []Interface) []Result {
 	k := s.Keepalived
 	if k == nil {
@@ -68,13 +68,19 @@ func Interfaces(s *state.State, node string, have []Interface) []Result {
 	} else {
 		results = append(results, ownAddress(s, node, vrrp))
 	}
-	if f := s.FloatingIP; f != nil && f.Interface != "" && f.Interface != k.Interface {
+	seen := map[string]bool{k.Interface: true}
+	for i, f := range s.FloatingIPList() {
+		if f.Interface == "" || seen[f.Interface] {
+			continue
+		}
+		seen[f.Interface] = true
+		field := s.FloatingIPPath(i) + ".interface"
 		if _, ok := byName[f.Interface]; !ok {
-			results = append(results, fail("interface "+f.Interface, "floatingIP.interface",
+			results = append(results, fail("interface "+f.Interface, field,
 				"name the public interface, usually eth0, see `ip -br addr`",
 				"interface %q does not exist on this node (it has %s)", f.Interface, quoteList(names)))
 		} else {
-			results = append(results, pass("interface "+f.Interface, "floatingIP.interface", "interface %q exists", f.Interface))
+			results = append(results, pass("interface "+f.Interface, field, "interface %q exists", f.Interface))
 		}
 	}
 	return results
@@ -138,7 +144,7 @@ func SecretFiles(s *state.State, offline bool) []Result {
 	if p := s.Stats.PasswordFile; p != "" {
 		results = append(results, SecretFile("stats.passwordFile", s.Resolve(p), "password file", offline))
 	}
-	if s.FloatingIP != nil || s.HCloud != nil {
+	if s.HasFailoverAddress() || s.HCloud != nil {
 		if path, field := s.TokenFile(); path == "" {
 			results = append(results, warn("token file", "hcloud.tokenFile", "set hcloud.tokenFile to a root-only file: keepalived runs notify outside the agent's unit, so a credential of the unit does not reach it",
 				"no tokenFile: notify and the healer read $CREDENTIALS_DIRECTORY/hcloud-token or $HCLOUD_TOKEN"))

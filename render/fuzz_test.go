@@ -106,7 +106,7 @@ func checkShape(t *testing.T, s *state.State, cfg string) {
 
 // checkHosts holds every accepted state to the address rules, computed
 // here on their own: no list has two servers at the same host (compared
-// in canonical form), and no server, load balancer or Floating IP is at an
+// in canonical form), and no server, load balancer, Floating IP or private VIP is at an
 // unspecified, multicast or broadcast address.
 func checkHosts(t *testing.T, s *state.State) {
 	t.Helper()
@@ -127,8 +127,11 @@ func checkHosts(t *testing.T, s *state.State) {
 	for _, lb := range s.LoadBalancers {
 		checkHost(t, "loadBalancers", lb.Address)
 	}
-	if s.FloatingIP != nil {
-		checkHost(t, "floatingIP", s.FloatingIP.Address)
+	for _, f := range s.FloatingIPList() {
+		checkHost(t, "floatingIPs", f.Address)
+	}
+	if p := s.PrivateVIP; p != nil {
+		checkHost(t, "privateVIP", p.Address)
 	}
 }
 

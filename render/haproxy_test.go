@@ -47,12 +47,18 @@ func loadCase(t *testing.T, yamlPath string) *state.State {
 // too, with their golden files kept here.
 const sharedStates = "../testdata"
 
+// failoverStates are golden states of the failover's shapes (dual stack,
+// active/active, the private VIP): golden haproxy.cfg and keepalived.conf
+// both, kept beside them.
+const failoverStates = "testdata/failover"
+
 // goldenCases lists the golden states: this package's and the shared ones.
 func goldenCases(t *testing.T) []string {
 	t.Helper()
 	cases, err := filepath.Glob("testdata/haproxy/*.yaml")
+	failover, _ := filepath.Glob(filepath.Join(failoverStates, "*.yaml"))
 	shared, err2 := filepath.Glob(filepath.Join(sharedStates, "*.yaml"))
-	cases = append(cases, shared...)
+	cases = append(append(cases, failover...), shared...)
 	if err != nil || err2 != nil || len(cases) < 10 || len(shared) < 3 {
 		t.Fatalf("want at least 10 golden cases and the 3 shared states, found %d (%v, %v)", len(cases), err, err2)
 	}

@@ -33,8 +33,9 @@ const failoverStateDir = "/run/hakgen"
 // scripts in keepalived.conf run it from there.
 const DefaultAgentPath = "/usr/bin/hakgen-agent"
 
-// VRRP priorities by position in loadBalancers: the first gets
-// topPriority, each next one priorityStep less. High priorities keep the
+// VRRP priorities by rank in an instance's order of preference (see
+// state.VRRPInstance.Rank): the preferred node gets topPriority, each
+// next one priorityStep less. High priorities keep the
 // skew time short, (256 - priority)/256 of the advert interval: it is how
 // long a BACKUP waits after the MASTER resigns (priority 0) before taking
 // over, 62 ms at 1 s adverts for the second node.
@@ -64,6 +65,12 @@ const BackendsFileName = "backends-lost"
 // (at once, through inotify) and the check honours it too.
 const MaintenanceFileName = "maintenance"
 
+// InstanceMaintenanceFile is the file in the notify state directory that
+// holds this node out of MASTER of one VRRP instance only, while it says
+// "1": `hakgen-agent drill --instance` sets it to hand that instance to
+// its peer. keepalived.conf has one per instance when it has several.
+func InstanceMaintenanceFile(instance string) string { return MaintenanceFileName + "-" + instance }
+
 // KeepalivedOptions choose the node keepalived.conf is rendered for and
 // what its scripts run.
 type KeepalivedOptions struct {
@@ -86,16 +93,11 @@ type KeepalivedOptions struct {
 // keepalivedView is what the keepalived.conf template needs.
 type keepalivedView struct {
 	Cluster, Hash, Node string
-	Instance            string
 	Interface           string
-	VirtualRouterID     int
-	Priority            int
 	Version3            bool   // VRRPv3: the advert interval is not whole seconds
 	AdvertInt           string // seconds, e.g. "1" or "0.25"
 	Address             string // unicast_src_ip
 	Peers               []string
-	FloatingIP          string
-	FloatingIface       string // where the Floating IP goes on the MASTER
 	Agent               string
 	CheckURL            string   // HAProxy's own liveness URL, as `check --url` takes it
 	PeerStats           []string // the peers' stats frontends, as `check --peer` takes them
@@ -104,6 +106,7 @@ type keepalivedView struct {
 	MaintenanceFile     string   // set by drill to hold this node out of MASTER
 	StateDir            string   // notify's and check's --state-dir, when not the default
 	NotifyFlags         []string // flags of `notify` before keepalived's arguments
+	Instances           []instanceView
 }
 
 // Keepalived renders keepalived.conf for the load balancer opts.Node of s.
@@ -145,13 +148,8 @@ func newKeepalivedView(s *state.State, opts KeepalivedOptions) (*keepalivedView,
 	v := &keepalivedView{
 		Cluster:         s.Cluster,
 		Node:            opts.Node,
-		Instance:        "hakgen-" + s.Cluster,
 		Interface:       k.Interface,
-		VirtualRouterID: k.VirtualRouterID,
-		Priority:        topPriority - priorityStep*me,
 		Address:         s.LoadBalancers[me].Address,
-		FloatingIP:      s.FloatingIP.Address,
-		FloatingIface:   cmp.Or(s.FloatingIP.Interface, k.Interface),
 		Agent:           opts.Agent,
 		CheckURL:        healthURL,
 		PeerStats:       s.PeerStatsURLs(opts.Node),
@@ -173,6 +171,7 @@ func newKeepalivedView(s *state.State, opts KeepalivedOptions) (*keepalivedView,
 	if opts.StateDir != "" {
 		v.NotifyFlags = append(v.NotifyFlags, "--state-dir", opts.StateDir)
 	}
+	v.Instances = instanceViews(s, me, cmp.Or(opts.StateDir, failoverStateDir))
 	v.Hash = viewHash(v)
 	return v, nil
 }
@@ -191,9 +190,16 @@ func advertInt(d time.Duration) (v3 bool, text string) {
 
 // viewHash identifies what keepalived.conf is rendered from, so the header
 // (and with it the file) changes only when keepalived's own settings do:
-// an edit elsewhere in the state must not reload keepalived.
+// an edit elsewhere in the state must not reload keepalived. A pair with
+// one IPv4 Floating IP and nothing else is hashed as its view was before a
+// pair could have more (see legacyView): upgrading hakgen must not rewrite
+// keepalived.conf, and reload keepalived, for nothing.
 func viewHash(v *keepalivedView) string {
-	data, err := json.Marshal(v)
+	var hashed any = v
+	if l, ok := v.legacy(); ok {
+		hashed = l
+	}
+	data, err := json.Marshal(hashed)
 	if err != nil {
 		panic(fmt.Sprintf("render: hashing the keepalived view: %v", err)) // plain fields only
 	}

@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -29,9 +31,10 @@ type keepalivedCase struct {
 func keepalivedCases(t *testing.T) []keepalivedCase {
 	t.Helper()
 	files, err := filepath.Glob("testdata/keepalived/*.yaml")
+	failover, _ := filepath.Glob(filepath.Join(failoverStates, "*.yaml"))
 	shared, _ := filepath.Glob(filepath.Join(sharedStates, "*.yaml"))
-	files = append(files, shared...)
-	if err != nil || len(files) < 4 {
+	files = append(append(files, failover...), shared...)
+	if err != nil || len(files) < 4 || len(failover) < 3 {
 		t.Fatalf("want at least 4 keepalived golden states, found %d (%v)", len(files), err)
 	}
 	var cases []keepalivedCase
@@ -138,13 +141,16 @@ exec "$bin" -t -f "$conf"`
 	return 0, ""
 }
 
-// floatingIface is the Floating IP's own interface, when the state names
-// one apart from keepalived's.
+// floatingIface lists the interfaces of the Floating IPs that the state
+// names apart from keepalived's, each once.
 func floatingIface(s *state.State) []string {
-	if f := s.FloatingIP; f != nil && f.Interface != "" && f.Interface != s.Keepalived.Interface {
-		return []string{f.Interface}
+	var out []string
+	for _, f := range s.FloatingIPList() {
+		if f.Interface != "" && f.Interface != s.Keepalived.Interface && !slices.Contains(out, f.Interface) {
+			out = append(out, f.Interface)
+		}
 	}
-	return nil
+	return out
 }
 
 // rootOwnedExecutable returns an executable keepalived accepts as a
@@ -309,4 +315,53 @@ func TestKeepalivedIgnoresUnrelatedEdits(t *testing.T) {
 	if render1(strings.Replace(string(state.Example), "virtualRouterID: 51", "virtualRouterID: 52", 1)) == before {
 		t.Error("changing virtualRouterID left keepalived.conf as it was")
 	}
+}
+
+// TestKeepalivedActiveActive: with a Floating IP preferring each node,
+// each node renders both instances, with the top priority in its own and
+// the next in the other's, both nopreempt, with their own router IDs.
+func TestKeepalivedActiveActive(t *testing.T) {
+	s := loadCase(t, filepath.Join(failoverStates, "active-active.yaml"))
+	want := map[string]map[string]string{ // node -> instance -> priority
+		"lb1": {"hakgen-prod": "250", "hakgen-prod-lb2": "240"},
+		"lb2": {"hakgen-prod": "240", "hakgen-prod-lb2": "250"},
+	}
+	for node, prios := range want {
+		cfg, err := render.Keepalived(s, render.KeepalivedOptions{Node: node})
+		if err != nil {
+			t.Fatal(err)
+		}
+		blocks := instanceBlocks(string(cfg))
+		if len(blocks) != 2 {
+			t.Fatalf("%s: %d vrrp_instance blocks, want 2:\n%s", node, len(blocks), cfg)
+		}
+		ids := map[string]bool{}
+		for name, prio := range prios {
+			b := blocks[name]
+			for _, line := range []string{"priority " + prio, "nopreempt", "notify_master_rx_lower_pri", "INSTANCE " + name + " MASTER\""} {
+				if !strings.Contains(b, line) {
+					t.Errorf("%s: instance %s lacks %q:\n%s", node, name, line, b)
+				}
+			}
+			id := regexp.MustCompile(`virtual_router_id (\d+)`).FindStringSubmatch(b)
+			if id == nil || ids[id[1]] {
+				t.Errorf("%s: instance %s has no router ID of its own: %v", node, name, id)
+			} else {
+				ids[id[1]] = true
+			}
+		}
+		if !strings.Contains(blocks["hakgen-prod"], "203.0.113.10/32 dev eth0") || !strings.Contains(blocks["hakgen-prod-lb2"], "203.0.113.11/32 dev eth0") {
+			t.Errorf("%s: each instance must hold its own Floating IP:\n%s", node, cfg)
+		}
+	}
+}
+
+// instanceBlocks splits keepalived.conf into its vrrp_instance blocks, by
+// instance name.
+func instanceBlocks(cfg string) map[string]string {
+	out := map[string]string{}
+	for _, m := range regexp.MustCompile(`(?ms)^vrrp_instance (\S+) \{\n(.*?)^\}`).FindAllStringSubmatch(cfg, -1) {
+		out[m[1]] = m[2]
+	}
+	return out
 }

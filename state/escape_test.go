@@ -20,7 +20,7 @@ func TestInputIsQuotedInMessages(t *testing.T) {
 		"workers:\n  - {name: w1, address: 10.0.0.21, \"a.b\": 1}\n"
 	_, _, err := state.Parse("state.yaml", []byte(data))
 	want := []string{
-		`state.yaml:3:1: "bad\nstate.yaml:1:1: forged\x1b[31m": unknown field (expected one of apiServer, cluster, controlPlanes, discovery, extraPorts, floatingIP, haproxy, hcloud, ingress, keepalived, loadBalancers, stats, workers)`,
+		`state.yaml:3:1: "bad\nstate.yaml:1:1: forged\x1b[31m": unknown field (expected one of apiServer, cluster, controlPlanes, discovery, extraPorts, floatingIP, floatingIPs, haproxy, hcloud, ingress, keepalived, loadBalancers, privateVIP, stats, workers)`,
 		`state.yaml:4:19: apiServer.port: expected a whole number, got the number "6\x1b[2J"`,
 		`state.yaml:6:36: workers[0]."a.b": unknown field (expected one of address, drain, name, weight)`,
 	}

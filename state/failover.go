@@ -41,18 +41,9 @@ func (v *validator) failover() {
 			v.unique(ids, path+".serverID", itoa64(lb.ServerID), "serverID")
 		}
 	}
-	if f := s.FloatingIP; f != nil {
-		if f.ID <= 0 {
-			v.errorf("floatingIP.id", "%d is not a Floating IP ID (expected the positive ID shown by `hcloud floating-ip list`)", f.ID)
-		}
-		if v.ip("floatingIP.address", f.Address, "203.0.113.10") {
-			v.notLoopback("floatingIP.address", f.Address, "it never leaves the machine, so clients cannot reach it (expected the Floating IP shown by `hcloud floating-ip list`, e.g. 203.0.113.10)")
-		}
-		v.filePath("floatingIP.tokenFile", f.TokenFile)
-		if f.Interface != "" && !ifaceName.MatchString(f.Interface) {
-			v.errorf("floatingIP.interface", "%q is not a network interface name (expected e.g. eth0)", f.Interface)
-		}
-	}
+	v.floatingIPs()
+	v.privateVIP()
+	v.instanceSizes()
 	if h := s.HCloud; h != nil {
 		v.filePath("hcloud.tokenFile", h.TokenFile)
 		if f := s.FloatingIP; f != nil && f.TokenFile != "" && h.TokenFile != "" &&

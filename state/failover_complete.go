@@ -2,6 +2,7 @@ package state
 
 import (
 	"net/netip"
+	"slices"
 	"time"
 )
 
@@ -16,22 +17,25 @@ const (
 )
 
 // CompleteForNotify checks that the state has what `hakgen-agent notify`
-// needs to move the Floating IP: a loadBalancers list to find this node in,
-// and a floatingIP. The error joins one Problem per missing field, each
-// naming it; nil when nothing is missing.
+// needs to move the addresses of the MASTER: a loadBalancers list to find
+// this node in, and a Floating IP (floatingIP or floatingIPs) or the
+// private VIP. The error joins one Problem per missing field, each naming
+// it; nil when nothing is missing.
 func (s *State) CompleteForNotify() error {
 	v := &validator{s: s}
 	v.needLoadBalancers(1)
-	v.needFloatingIP()
+	v.needFailoverAddress()
 	sortProblems(v.problems)
 	return v.problems.Err()
 }
 
 // CompleteForKeepalived checks that the state has what keepalived.conf is
 // rendered from: two or more load balancers with IPv4 addresses (VRRP
-// runs over the IPv4 private network), an IPv4 floatingIP, and a
-// keepalived section whose advertInterval VRRP can carry. The error joins
-// one Problem per missing or unusable field; nil when there is none.
+// runs over the IPv4 private network), a Floating IP or the private VIP,
+// every VRRP instance (see VRRPInstances) with an IPv4 address and a
+// virtual router ID of its own, and a keepalived section whose
+// advertInterval VRRP can carry. The error joins one Problem per missing
+// or unusable field; nil when there is none.
 func (s *State) CompleteForKeepalived() error {
 	v := &validator{s: s}
 	v.needLoadBalancers(2)
@@ -40,10 +44,8 @@ func (s *State) CompleteForKeepalived() error {
 			v.errorf(indexed("loadBalancers", i)+".address", "%s is not an IPv4 address (expected the load balancer's address on the private network: VRRP runs over IPv4 there)", lb.Address)
 		}
 	}
-	if v.needFloatingIP() {
-		if a, err := netip.ParseAddr(s.FloatingIP.Address); err == nil && !a.Is4() {
-			v.errorf("floatingIP.address", "%s is an IPv6 address (expected an IPv4 Floating IP: keepalived puts it into an IPv4 VRRP instance)", s.FloatingIP.Address)
-		}
+	if v.needFailoverAddress() {
+		v.instancesRenderable()
 	}
 	if s.Keepalived == nil {
 		v.errorf("keepalived", "missing (expected a keepalived section, e.g. {interface: enp7s0}, to render keepalived.conf)")
@@ -52,6 +54,23 @@ func (s *State) CompleteForKeepalived() error {
 	}
 	sortProblems(v.problems)
 	return v.problems.Err()
+}
+
+// instancesRenderable reports a VRRP instance keepalived cannot run as
+// rendered: one without an IPv4 address (keepalived puts IPv6 addresses
+// beside the IPv4 ones of an instance that runs over IPv4, and warns about
+// an instance with none), or one whose virtual router ID would pass 255.
+func (v *validator) instancesRenderable() {
+	for _, in := range v.s.VRRPInstances() {
+		if in.PrivateVIP == nil && !slices.ContainsFunc(in.FloatingIPs, func(f InstanceFloatingIP) bool { return !f.IPv6() }) {
+			f := in.FloatingIPs[0]
+			v.errorf(f.Path+".address", "%s is an IPv6 address, and VRRP instance %s has no IPv4 one (expected an IPv4 Floating IP or the private VIP with the same preferred load balancer: keepalived runs the instance over the IPv4 private network and needs an IPv4 address in it)", f.Address, in.Name)
+		}
+		if v.s.Keepalived != nil && in.VirtualRouterID > 255 {
+			v.errorf("keepalived.virtualRouterID", "%d leaves no virtual router ID for VRRP instance %s (expected at most %d: the instance preferring loadBalancers[%d] takes keepalived.virtualRouterID + %d)",
+				v.s.Keepalived.VirtualRouterID, in.Name, 255-in.Preferred, in.Preferred, in.Preferred)
+		}
+	}
 }
 
 // needLoadBalancers reports a loadBalancers list shorter than n.
@@ -67,11 +86,11 @@ func (v *validator) needLoadBalancers(n int) {
 	}
 }
 
-// needFloatingIP reports a missing floatingIP section; it returns whether
-// the section is there.
-func (v *validator) needFloatingIP() bool {
-	if v.s.FloatingIP == nil {
-		v.errorf("floatingIP", "missing (expected {id, address, tokenFile}: the Floating IP that follows the keepalived MASTER)")
+// needFailoverAddress reports a state with no address for the MASTER to
+// hold; it returns whether there is one.
+func (v *validator) needFailoverAddress() bool {
+	if !v.s.HasFailoverAddress() {
+		v.errorf("floatingIP", "missing (expected {id, address, tokenFile}: the Floating IP that follows the keepalived MASTER; or floatingIPs, or privateVIP)")
 		return false
 	}
 	return true

@@ -8,14 +8,14 @@ import (
 )
 
 // failoverSections are the parts of the state a failover needs.
-var failoverSections = []string{"loadBalancers", "floatingIP", "keepalived"}
+var failoverSections = []string{"loadBalancers", "floatingIP", "floatingIPs", "privateVIP", "hcloud", "keepalived"}
 
 // LoadForFailover reads the state file for `hakgen-agent notify` and the
 // Floating IP healer. A failover must not wait for an unrelated mistake to
-// be fixed: problems outside loadBalancers, floatingIP and keepalived (a
-// mistyped worker address, a stats password file with the wrong mode) are
-// ignored here, while the daemon keeps serving the last good haproxy.cfg
-// and reports them. The file must still be YAML, and the failover sections
+// be fixed: problems outside loadBalancers, floatingIP, floatingIPs,
+// privateVIP, hcloud and keepalived (a mistyped worker address, a stats
+// password file with the wrong mode) are ignored here, while the daemon
+// keeps serving the last good haproxy.cfg and reports them. The file must still be YAML, and the failover sections
 // themselves must be valid. Secrets are not read.
 //
 // The read is bounded as LoadContext's is: by DefaultReadTimeout here, by

@@ -13,44 +13,23 @@ func (v *validator) notLoopback(path, addr, why string) {
 	}
 }
 
-// overlaps checks the addresses that must not be the same host: the
-// Floating IP is neither a load balancer's own address nor a backend's,
-// and no backend is this load balancer itself on a port it listens on.
+// overlaps checks the addresses that must not be the same host: an
+// address that follows the MASTER (a Floating IP, the private VIP) is
+// neither a load balancer's own address nor a backend's, and no backend is
+// this load balancer itself on a port it listens on.
 func (v *validator) overlaps() {
-	fip, hasFIP := v.floatingIP()
-	if hasFIP {
-		for i, lb := range v.s.LoadBalancers {
-			if sameHost(fip, lb.Address) {
-				v.errorf("floatingIP.address", "%s is the address of %s (%s): keepalived would add it to the MASTER and take it from that node (expected an address of neither load balancer, the Floating IP shown by `hcloud floating-ip list`)",
-					quoteAddr(fip), indexed("loadBalancers", i), lb.Name)
-			}
-		}
-	}
+	moving := v.movingAddrs()
+	v.movingOverlaps(moving)
 	for _, g := range v.backendGroups() {
 		for i, srv := range g.servers {
 			path := indexed(g.list, i) + ".address"
-			if hasFIP && sameHost(srv.Address, fip) {
-				v.errorf(path, "%s is the Floating IP: HAProxy would send the traffic back to the load balancer holding it (expected the server's own address)", quoteAddr(srv.Address))
+			if m, ok := movingAt(moving, srv.Address); ok {
+				v.errorf(path, "%s is %s: HAProxy would send the traffic back to the load balancer holding it (expected the server's own address)", quoteAddr(srv.Address), m.what)
 				continue
 			}
 			v.selfLoop(path, srv.Address, g.targets)
 		}
 	}
-}
-
-// floatingIP returns the Floating IP's address when there is one that is
-// usable (an IP address of a host, not loopback): an unusable one is
-// reported where it is written, not again at every address it equals.
-func (v *validator) floatingIP() (string, bool) {
-	f := v.s.FloatingIP
-	if f == nil {
-		return "", false
-	}
-	_, ip, isIP := canonical(f.Address)
-	if !isIP || ip.Zone() != "" || notAHost(ip) != "" || ip.IsLoopback() {
-		return "", false
-	}
-	return f.Address, true
 }
 
 // backendGroup is a list of servers and the backend ports HAProxy

@@ -28,8 +28,14 @@ type State struct {
 	// The failover sections: needed for keepalived and the Floating IP,
 	// optional for rendering haproxy.cfg.
 	LoadBalancers []LoadBalancer `yaml:"loadBalancers" json:"loadBalancers"`
-	FloatingIP    *FloatingIP    `yaml:"floatingIP" json:"floatingIP"`
-	Keepalived    *Keepalived    `yaml:"keepalived" json:"keepalived"`
+	// FloatingIP is the shorthand for a FloatingIPs list of one; a state
+	// names one or the other (FloatingIPList reads both).
+	FloatingIP  *FloatingIP       `yaml:"floatingIP" json:"floatingIP"`
+	FloatingIPs []FloatingIPEntry `yaml:"floatingIPs" json:"floatingIPs,omitempty"`
+	// PrivateVIP is an address on the private network that follows the
+	// MASTER too, for nodes that reach no public address.
+	PrivateVIP *PrivateVIP `yaml:"privateVIP" json:"privateVIP,omitempty"`
+	Keepalived *Keepalived `yaml:"keepalived" json:"keepalived"`
 	// HCloud holds what every call to the Hetzner Cloud API uses.
 	HCloud *HCloud `yaml:"hcloud" json:"hcloud,omitempty"`
 	// Discovery adds servers found by their Hetzner Cloud labels to
@@ -169,7 +175,9 @@ type LoadBalancer struct {
 	ServerID int64  `yaml:"serverID" json:"serverID"`
 }
 
-// FloatingIP is the Hetzner Floating IP that follows the keepalived MASTER.
+// FloatingIP is the Hetzner Floating IP that follows the keepalived MASTER:
+// the floatingIP shorthand for a floatingIPs list of one, which may also
+// name the token file.
 type FloatingIP struct {
 	ID        int64  `yaml:"id" json:"id"`
 	Address   string `yaml:"address" json:"address"`
@@ -177,6 +185,35 @@ type FloatingIP struct {
 	// Interface is where keepalived puts the address on the MASTER;
 	// keepalived.interface when empty.
 	Interface string `yaml:"interface" json:"interface,omitempty"`
+	// Preferred names the load balancer that holds it in normal
+	// operation; loadBalancers[0] when empty.
+	Preferred string `yaml:"preferred" json:"preferred,omitempty"`
+}
+
+// FloatingIPEntry is one Hetzner Floating IP of floatingIPs, IPv4 or
+// IPv6. The Floating IPs are grouped by Preferred into VRRP instances (see
+// VRRPInstances): each group follows the MASTER of its own instance.
+type FloatingIPEntry struct {
+	ID int64 `yaml:"id" json:"id"`
+	// Address is the address keepalived configures: the Floating IP
+	// itself for IPv4, one address of its /64 for IPv6 (e.g.
+	// 2001:db8:1::1).
+	Address   string `yaml:"address" json:"address"`
+	Interface string `yaml:"interface" json:"interface,omitempty"`
+	Preferred string `yaml:"preferred" json:"preferred,omitempty"`
+}
+
+// PrivateVIP is an IPv4 address on the Hetzner private network that the
+// MASTER of its VRRP instance holds: keepalived puts it on
+// keepalived.interface, and notify points a route of the network for
+// Address/32 to the MASTER's private address.
+type PrivateVIP struct {
+	Address string `yaml:"address" json:"address"`
+	// Network is the Hetzner network, by name or ID.
+	Network string `yaml:"network" json:"network"`
+	// Preferred names the load balancer that holds it in normal
+	// operation; loadBalancers[0] when empty.
+	Preferred string `yaml:"preferred" json:"preferred,omitempty"`
 }
 
 // HCloud is the Hetzner Cloud API access shared by the failover, the

@@ -225,12 +225,12 @@ func (v *validator) statsHost(host string, auth bool) {
 	bind := v.s.Stats.Bind
 	a, perr := netip.ParseAddr(host) // fails for the wildcard ""
 	a = a.Unmap()
-	fip, hasFIP := v.floatingIP()
+	moving, isMoving := movingAt(v.movingAddrs(), host)
 	switch {
 	case perr == nil && (a.IsMulticast() || a == limitedBroadcast):
 		v.errorf("stats.bind", "%q is %s: HAProxy cannot listen on it (expected this node's private address, e.g. 10.0.0.5:8404)", bind, notAHost(a))
-	case hasFIP && sameHost(host, fip):
-		v.errorf("stats.bind", "%q is the Floating IP, which only the MASTER holds: the BACKUP's HAProxy could not bind it and keepalived's check would fail everywhere (expected this node's private address)", bind)
+	case isMoving && host != "":
+		v.errorf("stats.bind", "%q is %s, which only the MASTER holds: the BACKUP's HAProxy could not bind it and keepalived's check would fail everywhere (expected this node's private address)", bind, moving.what)
 	case perr == nil && !auth && !a.IsUnspecified() && !a.IsPrivate() && !a.IsLoopback():
 		v.warnf("stats.bind", "%q is not a private address and stats has no authentication: anyone who reaches it sees the stats page and metrics (expected a private address, or stats.user and stats.passwordFile)", bind)
 	}

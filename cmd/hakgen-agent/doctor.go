@@ -142,13 +142,7 @@ func (o *doctorOptions) checks(ctx context.Context, s *state.State, i int) []pre
 	me := s.LoadBalancers[i]
 	var results []preflight.Result
 	results = append(results, preflight.Certificates(ctx, s, o.names)...)
-	role := preflight.VRRPUnknown
-	if rec, err := failover.NewStore(o.stateDir).Latest(); err == nil && rec.State != "" {
-		role = preflight.VRRPOther
-		if rec.State == failover.Master {
-			role = preflight.VRRPMaster
-		}
-	}
+	role := vrrpRole(s, failover.NewStore(o.stateDir))
 	flag := failover.TrackFile{Path: filepath.Join(o.stateDir, render.MaintenanceFileName)}
 	if down, err := flag.Down(); err == nil && down {
 		results = append(results, preflight.Result{Check: "maintenance flag", Status: preflight.Fail,
@@ -157,6 +151,7 @@ func (o *doctorOptions) checks(ctx context.Context, s *state.State, i int) []pre
 	} else if err == nil {
 		results = append(results, preflight.Result{Check: "maintenance flag", Status: preflight.Pass, Detail: "not set"})
 	}
+	results = append(results, instanceFlags(s, o.stateDir)...)
 	wait := o.vrrpWait
 	if wait <= 0 {
 		wait = 3*time.Duration(s.Keepalived.AdvertInterval) + time.Second
@@ -176,7 +171,9 @@ func (o *doctorOptions) checks(ctx context.Context, s *state.State, i int) []pre
 	if err == nil {
 		api = cl
 	}
-	results = append(results, preflight.Token(ctx, s, api, err, s.FloatingIP.ID))
+	if fips := s.FloatingIPList(); len(fips) > 0 {
+		results = append(results, preflight.Token(ctx, s, api, err, fips[0].ID))
+	}
 	if have, err := preflight.LocalInterfaces(); err == nil {
 		results = append(results, preflight.Interfaces(s, me.Name, have)...)
 	}
@@ -185,6 +182,42 @@ func (o *doctorOptions) checks(ctx context.Context, s *state.State, i int) []pre
 	}
 	results = append(results, preflight.Version(ctx, "haproxy", o.haproxyBin, 2, 6), preflight.Version(ctx, "keepalived", o.keepalivedBin, 2, 2))
 	return append(results, preflight.Clock())
+}
+
+// instanceFlags checks the maintenance flag of each VRRP instance, when the
+// pair has several: one that is set holds this node out of that instance.
+func instanceFlags(s *state.State, stateDir string) []preflight.Result {
+	ins := s.VRRPInstances()
+	if len(ins) < 2 {
+		return nil
+	}
+	var results []preflight.Result
+	for _, in := range ins {
+		flag := failover.TrackFile{Path: filepath.Join(stateDir, render.InstanceMaintenanceFile(in.Name))}
+		if down, err := flag.Down(); err == nil && down {
+			results = append(results, preflight.Result{Check: "maintenance flag of " + in.Name, Status: preflight.Fail,
+				Detail: flag.Path + " says 1: this node is held out of MASTER of " + in.Name + " (drill --instance runs, or one was interrupted)",
+				Fix:    "once no drill runs: echo 0 > " + flag.Path})
+		}
+	}
+	return results
+}
+
+// vrrpRole is this node's VRRP role as notify recorded it: MASTER when it
+// is MASTER of any instance (of the only one, while the pair has one).
+func vrrpRole(s *state.State, store *failover.Store) preflight.VRRPRole {
+	role := preflight.VRRPUnknown
+	for _, in := range s.VRRPInstances() {
+		rec, err := store.LatestFor(healInstance(s, in))
+		switch {
+		case err != nil || rec.State == "":
+		case rec.State == failover.Master:
+			return preflight.VRRPMaster
+		default:
+			role = preflight.VRRPOther
+		}
+	}
+	return role
 }
 
 // printResult prints one check: PASS, WARN or FAIL, what was found, and

@@ -21,6 +21,7 @@ import (
 	"github.com/hakgen/hakgen/failover"
 	"github.com/hakgen/hakgen/hetzner/hetznertest"
 	"github.com/hakgen/hakgen/internal/tooltest"
+	"github.com/hakgen/hakgen/render"
 )
 
 // doctorNode is lb1 of the quick start in a network namespace, with lb2
@@ -312,6 +313,37 @@ func TestDoctorFindsWhatBitesAtTheFirstFailover(t *testing.T) {
 		_, out, lines := d.doctor(t)
 		lines["discovery"].want(t, out, "discovery", "PASS", "3 control planes")
 		lines["certificate of cp3"].want(t, out, "certificate of cp3", "PASS", "names 203.0.113.10, k8s.example.com")
+	})
+
+	t.Run("every address", func(t *testing.T) {
+		// Dual stack and active/active with the private VIP: the
+		// certificates must name each address, and a drill --instance
+		// flag left set is found as the node's is.
+		yaml := strings.Replace(quickStartState(t), quickStartFloatingIPLine, `hcloud: {tokenFile: /etc/hakgen/hcloud-token}
+floatingIPs:
+  - {id: 4711, address: 203.0.113.10, interface: eth0}
+  - {id: 4712, address: "2001:db8:1::1", interface: eth0}
+  - {id: 4713, address: 203.0.113.11, interface: eth0, preferred: lb2}
+privateVIP: {address: 10.0.255.1, network: k8s}
+`, 1)
+		d.write(t, strings.Replace(yaml, "/etc/hakgen/hcloud-token", d.token, 1)+"haproxy: {maxconn: 2000}\n")
+		defer d.write(t, quickStartState(t)+"haproxy: {maxconn: 2000}\n")
+		all := []string{"203.0.113.10", "2001:db8:1::1", "203.0.113.11", "10.0.255.1", "k8s.example.com"}
+		d.certs[1].Store(selfSigned(t, "cp2", all))
+		defer d.certs[1].Store(selfSigned(t, "cp2", []string{"203.0.113.10", "k8s.example.com"}))
+		dir := t.TempDir()
+		flag := filepath.Join(dir, render.InstanceMaintenanceFile("hakgen-prod-lb2"))
+		writeNotifyFile(t, flag, "1\n", 0o644)
+		code, out, lines := d.doctor(t, "--state-dir", dir)
+		lines["certificate of cp1"].want(t, out, "certificate of cp1", "FAIL", "does not name 2001:db8:1::1, 203.0.113.11, 10.0.255.1")
+		lines["certificate of cp2"].want(t, out, "certificate of cp2", "PASS", "names 203.0.113.10, 2001:db8:1::1, 203.0.113.11, 10.0.255.1, k8s.example.com")
+		lines["maintenance flag of hakgen-prod-lb2"].want(t, out, "maintenance flag of hakgen-prod-lb2", "FAIL", "held out of MASTER of hakgen-prod-lb2", "echo 0 > "+flag)
+		if _, ok := lines["maintenance flag of hakgen-prod"]; ok {
+			t.Errorf("doctor reports the flag of hakgen-prod, which is not set:\n%s", out)
+		}
+		if code != exitInvalid {
+			t.Errorf("exit %d, want %d", code, exitInvalid)
+		}
 	})
 
 	t.Run("no eth0", func(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -45,7 +46,16 @@ since a move back would cut every connection a second time. To move it
 back, run drill --back on the node that holds it now. Whatever happens,
 drill clears the flag before it exits (on SIGINT and SIGTERM too); if the
 peer has not taken over within --timeout, it clears the flag at once and
-this node becomes MASTER again.`
+this node becomes MASTER again.
+
+With several VRRP instances (floatingIPs with preferred nodes), drill
+measures the first Floating IP of an instance this node is MASTER of (with
+--back: of one it holds without being its preferred node); the flag moves
+every instance of this node. --instance NAME sets that instance's own flag
+instead (/run/hakgen/maintenance-NAME): only it moves to the peer. That is
+how an instance goes back to its preferred node after a failover, or after
+one node started alone and took them all: on the node that holds it,
+hakgen-agent drill --instance NAME.`
 
 const drillExitCodes = `Exit codes of drill:
   0  the peer took over; the figures are printed
@@ -59,9 +69,9 @@ const exitRefused = 4
 
 // drillOptions are the flags of drill.
 type drillOptions struct {
-	state, node, stateDir, kaPidFile, probe string
-	back, json                              bool
-	timeout                                 time.Duration
+	state, node, stateDir, kaPidFile, probe, instance string
+	back, json                                        bool
+	timeout                                           time.Duration
 }
 
 func (o *drillOptions) addFlags(fs *pflag.FlagSet) {
@@ -71,6 +81,7 @@ func (o *drillOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.kaPidFile, "keepalived-pid-file", DefaultKeepalivedPidFile, "keepalived's pid `FILE`")
 	fs.StringVar(&o.probe, "probe", "", "`ADDRESS:PORT` a client connects to with TLS (default: the Floating IP and apiServer.port)")
 	fs.BoolVar(&o.back, "back", false, "move the Floating IP back to the preferred master (the first of loadBalancers), from the node that holds it after a drill")
+	fs.StringVar(&o.instance, "instance", "", "hand only this VRRP `NAME` to the peer, by its own maintenance flag (a pair with several instances, e.g. hakgen-prod-lb2)")
 	fs.BoolVar(&o.json, "json", false, "print the figures as JSON")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "give the peer this long to take over")
 }
@@ -155,9 +166,12 @@ func (o *drillOptions) run(ctx context.Context, e *env) error {
 	fmt.Fprintf(e.stdout, "assign    %6.0f ms  the API says %s holds it\n", res.AssignMs, res.To)
 	fmt.Fprintf(e.stdout, "route     %6.0f ms  a new connection to %s is answered\n", res.RouteMs, res.Probe)
 	fmt.Fprintf(e.stdout, "total     %6.0f ms  (%d API requests)\n", res.TotalMs, res.APIRequests)
-	if o.back {
+	switch {
+	case o.instance != "":
+		fmt.Fprintf(e.stdout, "%s is on %s now; this node is BACKUP of it\n", o.instance, res.To)
+	case o.back:
 		fmt.Fprintf(e.stdout, "the Floating IP is back on %s\n", res.To)
-	} else {
+	default:
 		fmt.Fprintf(e.stdout, "the Floating IP stays on %s (no preemption: a move back would cut connections again); to move it back, on %s: hakgen-agent drill --back\n", res.To, res.To)
 	}
 	return nil
@@ -185,24 +199,33 @@ func refused(format string, args ...any) error {
 // MASTER, the Floating IP is here and points here, a peer is healthy.
 func (o *drillOptions) prepare(ctx context.Context, s *state.State, i int) (*drill, error) {
 	me := s.LoadBalancers[i]
-	if o.back && i == 0 {
-		return nil, refused("%s is the preferred master: --back moves the Floating IP back to it; run drill --back on the node that holds the Floating IP", me.Name)
-	}
-	fip, err := netip.ParseAddr(s.FloatingIP.Address)
+	in, f, err := o.drilled(s, i)
 	if err != nil {
-		return nil, fmt.Errorf("floatingIP.address: %w", err)
+		return nil, err
 	}
-	d := &drill{o: o, me: me.Name, fip: fip, fipID: s.FloatingIP.ID, peers: map[int64]string{},
+	of := ""
+	if len(s.VRRPInstances()) > 1 {
+		of = " of " + in.Name
+	}
+	if o.back && in.Rank(i) == 0 {
+		return nil, refused("%s is the preferred master%s: --back moves the Floating IP back to it; run drill --back on the node that holds the Floating IP", me.Name, of)
+	}
+	fip := netip.MustParseAddr(f.Address).Unmap()
+	flagFile := render.MaintenanceFileName
+	if o.instance != "" {
+		flagFile = render.InstanceMaintenanceFile(in.Name)
+	}
+	d := &drill{o: o, me: me.Name, fip: fip, fipID: f.ID, peers: map[int64]string{},
 		probe: cmpOr(o.probe, net.JoinHostPort(fip.String(), strconv.Itoa(s.APIServer.Port))),
-		flag:  failover.TrackFile{Path: filepath.Join(o.stateDir, render.MaintenanceFileName)}}
+		flag:  failover.TrackFile{Path: filepath.Join(o.stateDir, flagFile)}}
 	if down, err := d.flag.Down(); err != nil || down {
 		return nil, refused("the maintenance flag %s is set already: another drill runs, or one was interrupted (echo 0 > %s)", d.flag.Path, d.flag.Path)
 	}
 	if err := keepalivedRuns(o.kaPidFile); err != nil {
 		return nil, refused("%v", err)
 	}
-	if rec, err := failover.NewStore(o.stateDir).Latest(); err != nil || rec.State != failover.Master {
-		return nil, refused("%s is not MASTER (keepalived last reported %q here): run drill on the MASTER", me.Name, rec.State)
+	if rec, err := failover.NewStore(o.stateDir).LatestFor(healInstance(s, in)); err != nil || rec.State != failover.Master {
+		return nil, refused("%s is not MASTER%s (keepalived last reported %q here): run drill on the MASTER", me.Name, of, rec.State)
 	}
 	if local, err := state.LocalAddrs(); err != nil || !slices.Contains(local, fip) {
 		return nil, refused("the Floating IP %s is not on this node: keepalived is not MASTER here", fip)
@@ -244,6 +267,43 @@ func (o *drillOptions) prepare(ctx context.Context, s *state.State, i int) (*dri
 		return nil, refused("a connection to %s is not answered before the drill (%v): nothing to measure", d.probe, err)
 	}
 	return d, nil
+}
+
+// drilled picks the Floating IP a drill measures: the first (an IPv4 one
+// when there is one) of the first VRRP instance this node is MASTER of;
+// with --back, of one it holds without being its preferred node. The
+// maintenance flag moves every instance of this node all the same.
+func (o *drillOptions) drilled(s *state.State, me int) (state.VRRPInstance, state.InstanceFloatingIP, error) {
+	store := failover.NewStore(o.stateDir)
+	ins := s.VRRPInstances()
+	if o.instance != "" {
+		in, ok := s.Instance(o.instance)
+		switch {
+		case len(ins) == 1:
+			return in, state.InstanceFloatingIP{}, usageErr("--instance: the pair has one VRRP instance; drill without --instance moves it")
+		case !ok:
+			return in, state.InstanceFloatingIP{}, usageErr("--instance: %q is no VRRP instance of the state (it has %s)", o.instance, strings.Join(s.InstanceNames(), ", "))
+		case len(in.FloatingIPs) == 0:
+			return in, state.InstanceFloatingIP{}, refused("%s has no Floating IP for drill to measure", in.Name)
+		}
+		ins = []state.VRRPInstance{in}
+	}
+	for _, in := range ins {
+		if len(in.FloatingIPs) == 0 || (o.back && in.Rank(me) == 0 && len(ins) > 1) {
+			continue
+		}
+		if rec, err := store.LatestFor(healInstance(s, in)); err == nil && rec.State == failover.Master || len(ins) == 1 {
+			f := in.FloatingIPs[0]
+			for _, g := range in.FloatingIPs {
+				if !g.IPv6() {
+					f = g
+					break
+				}
+			}
+			return in, f, nil
+		}
+	}
+	return state.VRRPInstance{}, state.InstanceFloatingIP{}, refused("%s is MASTER of no VRRP instance with a Floating IP (instances: %s): run drill on a MASTER", s.LoadBalancers[me].Name, strings.Join(s.InstanceNames(), ", "))
 }
 
 func cmpOr(a, b string) string {

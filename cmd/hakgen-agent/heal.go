@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -58,13 +59,14 @@ func watchHAProxy(ctx context.Context, o runOptions, log *zap.Logger) (stop func
 	}
 }
 
-// startHealer re-asserts the Floating IP while this node is MASTER (see
-// failover.Healer), for the Floating IP and node of the state as it is when
-// the healer starts (a changed floatingIP takes effect at the next start of
-// the agent; the token is read anew for every check). When the state or
-// this node's address is not usable yet (a state file still missing, an
-// address not up at boot), it tries again every interval. It does nothing
-// when healing is off or the state has no Floating IP.
+// startHealer re-asserts the addresses of the MASTER (see failover.Healer):
+// a healer per Floating IP and for the private VIP, each following its VRRP
+// instance, for the state and node as they are when the healers start (a
+// changed floatingIP, floatingIPs or privateVIP takes effect at the next
+// start of the agent; the token is read anew for every check). When the
+// state or this node's address is not usable yet (a state file still
+// missing, an address not up at boot), it tries again every interval. It
+// does nothing when healing is off or the state has no such address.
 func startHealer(ctx context.Context, o runOptions, log *zap.Logger) {
 	log = log.Named("heal")
 	if o.healInterval <= 0 {
@@ -74,17 +76,17 @@ func startHealer(ctx context.Context, o runOptions, log *zap.Logger) {
 		logged := ""
 		for {
 			s, err := state.LoadForFailover(o.state)
-			if err == nil && (s.FloatingIP == nil || len(s.LoadBalancers) == 0) {
-				log.Info("Floating IP self-healing is off: the state has no floatingIP and loadBalancers")
+			if err == nil && (!s.HasFailoverAddress() || len(s.LoadBalancers) == 0) {
+				log.Info("Floating IP self-healing is off: the state has no floatingIP, floatingIPs or privateVIP, or no loadBalancers")
 				return
 			}
-			var h *failover.Healer
+			var hs []*failover.Healer
 			if err == nil {
-				h, err = newHealer(s, o, log)
+				hs, err = newHealers(s, o, log)
 			}
 			if err == nil {
-				log.Info("Floating IP self-healing on", zap.Int64("floating_ip", s.FloatingIP.ID), zap.Duration("interval", o.healInterval))
-				_ = h.Run(ctx)
+				log.Info("Floating IP self-healing on", zap.Int("addresses", len(hs)), zap.Strings("instances", s.InstanceNames()), zap.Duration("interval", o.healInterval))
+				runHealers(ctx, hs)
 				return
 			}
 			if err.Error() != logged {
@@ -100,7 +102,17 @@ func startHealer(ctx context.Context, o runOptions, log *zap.Logger) {
 	}()
 }
 
-func newHealer(s *state.State, o runOptions, log *zap.Logger) (*failover.Healer, error) {
+// runHealers runs every healer until ctx ends, starting with a heal file
+// of their own (a target healed before the restart must not linger in it).
+func runHealers(ctx context.Context, hs []*failover.Healer) {
+	var wg sync.WaitGroup
+	for _, h := range hs {
+		wg.Go(func() { _ = h.Run(ctx) })
+	}
+	wg.Wait()
+}
+
+func newHealers(s *state.State, o runOptions, log *zap.Logger) ([]*failover.Healer, error) {
 	i, err := findThisNode(s, o.node)
 	if err != nil {
 		return nil, err
@@ -114,33 +126,22 @@ func newHealer(s *state.State, o runOptions, log *zap.Logger) (*failover.Healer,
 	if s.LoadBalancers[i].ServerID == 0 {
 		serverID = hetzner.NewServerIDSource(eps.Metadata, o.stateDir, log).ServerID
 	}
-	fip, err := netip.ParseAddr(s.FloatingIP.Address)
-	if err != nil {
-		return nil, fmt.Errorf("floatingIP.address: %w", err)
+	if err := failover.NewStore(o.stateDir).ClearHeal(); err != nil {
+		return nil, err
 	}
-	return failover.NewHealer(failover.HealerConfig{
-		StateDir: o.stateDir, FloatingIPID: s.FloatingIP.ID, ServerID: serverID, Interval: o.healInterval,
-		Peers: peersOf(s, i), Confirm: confirmMaster(fip, o.kaPidFile, state.LocalAddrs),
-	}, client, log), nil
-}
-
-// peersOf are the load balancers other than the one at index me, for the
-// healer's rule in a partition.
-func peersOf(s *state.State, me int) []failover.Peer {
-	var peers []failover.Peer
-	for j, lb := range s.LoadBalancers {
-		if j == me {
-			continue
-		}
-		stats, _ := s.NodeStatsURL(lb.Name)
-		peers = append(peers, failover.Peer{Name: lb.Name, ServerID: lb.ServerID, Stats: stats, Above: j < me})
+	base := failover.HealerConfig{StateDir: o.stateDir, ServerID: serverID, Interval: o.healInterval}
+	confirm := func(a netip.Addr) func() error { return confirmMaster(a, o.kaPidFile, state.LocalAddrs) }
+	var hs []*failover.Healer
+	for _, cfg := range healerConfigs(s, i, base, client, confirm) {
+		hs = append(hs, failover.NewHealer(cfg, client, log))
 	}
-	return peers
+	return hs, nil
 }
 
 // confirmMaster agrees that this node is MASTER when keepalived runs (its
-// pid file names a live keepalived) and the Floating IP is on one of this
-// node's interfaces, which keepalived does only while MASTER. A keepalived
+// pid file names a live keepalived) and the address (a Floating IP, the
+// private VIP) is on one of this node's interfaces, which keepalived does
+// only while MASTER of its instance. A keepalived
 // killed without reporting STOP leaves the record at MASTER; this keeps
 // the healer from taking the IP back from the real MASTER then.
 func confirmMaster(fip netip.Addr, pidFile string, local func() ([]netip.Addr, error)) func() error {
@@ -153,7 +154,7 @@ func confirmMaster(fip netip.Addr, pidFile string, local func() ([]netip.Addr, e
 			return err
 		}
 		if !slices.Contains(addrs, fip) {
-			return fmt.Errorf("the Floating IP %s is not on this node", fip)
+			return fmt.Errorf("the address %s is not on this node", fip)
 		}
 		return nil
 	}

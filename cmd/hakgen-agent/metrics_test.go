@@ -1,17 +1,20 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
 	"github.com/hakgen/hakgen/agent"
+	"github.com/hakgen/hakgen/failover"
 )
 
 // metricsAddr is where the daemon serves its metrics, from its log line.
@@ -169,5 +172,54 @@ func TestStatusShowsThePair(t *testing.T) {
 	_, out, _ = runCLI(t, "status", "--status-file", d.status, "--state-dir", d.dir+"/run")
 	if !strings.Contains(out, "maintenance:     set: this node is held out of MASTER") || !strings.Contains(out, "echo 0 > "+d.dir+"/run/maintenance") {
 		t.Errorf("status does not show the maintenance flag:\n%s", out)
+	}
+}
+
+// TestStatusShowsEachInstanceAndAddress: with two VRRP instances and
+// healers for several addresses, status shows this node's state in each
+// instance and where each address pointed.
+func TestStatusShowsEachInstanceAndAddress(t *testing.T) {
+	d := startDaemon(t, daemonState)
+	store := failover.NewStore(d.dir + "/run")
+	for _, ev := range []failover.Event{
+		{State: failover.Master, Kind: "INSTANCE", Name: "hakgen-prod", Priority: 250},
+		{State: failover.Backup, Kind: "INSTANCE", Name: "hakgen-prod-lb2", Priority: 240},
+	} {
+		if _, err := store.Record(context.Background(), ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	yes, no := true, false
+	for _, c := range []failover.HealCheck{
+		{At: time.Now(), Outcome: failover.Owned, Owner: 1001, Me: 1001, Target: "floating-ip-4711", Here: &yes},
+		{At: time.Now(), Outcome: failover.Yielded, Holder: "gateway 10.0.0.6 (lb2)", Target: "private-vip", Here: &no},
+	} {
+		if err := store.WriteHeal(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, out, _ := runCLI(t, "status", "--status-file", d.status, "--state-dir", d.dir+"/run")
+	for _, want := range []string{
+		"is MASTER of hakgen-prod since", "(INSTANCE hakgen-prod MASTER 250)",
+		"is BACKUP of hakgen-prod-lb2 since",
+		"floating-ip-4711: on this node at the last check",
+		"private-vip:     on gateway 10.0.0.6 (lb2) at the last check",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status lacks %q:\n%s", want, out)
+		}
+	}
+	_, out, _ = runCLI(t, "status", "--json", "--status-file", d.status, "--state-dir", d.dir+"/run")
+	var doc struct {
+		Pair struct {
+			Instances map[string]failover.Record    `json:"instances"`
+			Addresses map[string]failover.HealCheck `json:"addresses"`
+		} `json:"pair"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("status --json: %v\n%s", err, out)
+	}
+	if doc.Pair.Instances["hakgen-prod-lb2"].State != failover.Backup || doc.Pair.Addresses["private-vip"].Holder == "" {
+		t.Errorf("status --json: %+v", doc.Pair)
 	}
 }

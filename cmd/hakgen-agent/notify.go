@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -20,34 +21,47 @@ import (
 
 const notifyLong = `
 keepalived's notify hook. Every run records the VRRP state with a sequence
-number under --state-dir. On MASTER it then points the Hetzner Floating IP
-(floatingIP.id) to this server: one request, the assign, when
-loadBalancers[].serverID is set; else one request to the metadata service
-first, whose answer is cached under --state-dir. It waits for the action,
-verifies with one GET, and gives up when a newer BACKUP, FAULT or STOP
-arrives meanwhile. BACKUP, FAULT and STOP change nothing at Hetzner.
+number under --state-dir, for its instance. On MASTER it then points the
+addresses of that VRRP instance to this server, all at once, each with its
+own retries within --deadline: every Floating IP (floatingIP, floatingIPs)
+by one request, the assign, when loadBalancers[].serverID is set (else one
+request to the metadata service first, whose answer is cached under
+--state-dir), and the private VIP (privateVIP) by the network's route for
+it. It waits for each action, verifies each with one GET, and gives up when
+a newer BACKUP, FAULT or STOP of the instance arrives meanwhile. BACKUP,
+FAULT and STOP change nothing at Hetzner.
 
-The second form is what keepalived appends to a generic ` + "`notify`" + ` script. This
-node is --node, else the load balancer whose address this machine has.
+The second form is what keepalived appends to a generic ` + "`notify`" + ` script:
+its NAME picks the instance (hakgen-CLUSTER, hakgen-CLUSTER-NODE; any name
+while the pair has one instance). The first form stands for every instance
+of this node. This node is --node, else the load balancer whose address
+this machine has.
 
-The API token comes from floatingIP.tokenFile (owned by root, mode 0600;
-relative to the state file's directory), else the systemd credential
-hcloud-token ($CREDENTIALS_DIRECTORY), else $HCLOUD_TOKEN. $HCLOUD_ENDPOINT
-and $HCLOUD_METADATA_ENDPOINT override Hetzner's endpoints.
+The API token comes from hcloud.tokenFile, else floatingIP.tokenFile (owned
+by root, mode 0600; relative to the state file's directory), else the
+systemd credential hcloud-token ($CREDENTIALS_DIRECTORY), else
+$HCLOUD_TOKEN. $HCLOUD_ENDPOINT and $HCLOUD_METADATA_ENDPOINT override
+Hetzner's endpoints.
 
 keepalived discards the output of notify scripts, so every run logs to the
 journal under its own identifier (journalctl -t hakgen-notify: the failover
 history) as well as to stderr.`
 
 const notifyExitCodes = `Exit codes of notify:
-  0  recorded; on MASTER the Floating IP points here, verified
+  0  recorded; on MASTER every address points here, verified
   1  any other failure (state, token, network, API)
   2  usage: the arguments are not a notify form
   3  superseded: a newer keepalived state made this MASTER run give up
-  4  the deadline passed before the Floating IP was confirmed here
-  5  the API reported success, but the Floating IP points elsewhere
-  6  the API's assign action ended in error
-  7  the API refused the token`
+  4  the deadline passed before the address was confirmed here
+  5  the API reported success, but the address points elsewhere
+  6  the API's action ended in error
+  7  the API refused the token
+  64-127  a run of several addresses in which some did not move: 64 plus
+     2^i for each address i that failed, counted from 0 in the order of
+     the state (an instance's Floating IPs, then its private VIP; 32 also
+     stands for any address after the sixth, which only the first form
+     over several instances has); the error and the journal name each and
+     why. The codes 1-7 tell a run of one address.`
 
 const notifyExamples = `  hakgen-agent notify MASTER
   hakgen-agent notify --node lb1 INSTANCE hakgen-prod MASTER 200
@@ -73,15 +87,15 @@ func (o *notifyOpts) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.journal, "journal", true, "log to the journal as "+notifyIdentifier+" as well as to stderr")
 	fs.StringVar(&o.syslog, "syslog", "", "ignored: notify logs to the journal (--journal)")
 	_ = fs.MarkDeprecated("syslog", "notify logs to the journal as "+notifyIdentifier+"; the flag is ignored")
-	fs.BoolVar(&o.requireVIP, "require-vip", false, "on MASTER, act only while the Floating IP is on this node's interfaces (keepalived adds it before a MASTER notify and removes it before any later one)")
-	fs.BoolVar(&o.reassert, "reassert", false, "for notify_master_rx_lower_pri: at most every "+reassertEvery.String()+", check the Floating IP's owner and assign it here only if it points elsewhere")
+	fs.BoolVar(&o.requireVIP, "require-vip", false, "on MASTER, act only while the instance's addresses are on this node's interfaces (keepalived adds them before a MASTER notify and removes them before any later one)")
+	fs.BoolVar(&o.reassert, "reassert", false, "for notify_master_rx_lower_pri: at most every "+reassertEvery.String()+" per instance, check where each address points and move only those that point elsewhere")
 }
 
 func newNotifyCommand(e *env) *cobra.Command {
 	o := &notifyOpts{}
 	cmd := &cobra.Command{
 		Use:     "notify",
-		Short:   "keepalived's notify hook: record the state; on MASTER move the Floating IP here",
+		Short:   "keepalived's notify hook: record the state; on MASTER move the instance's addresses here",
 		Long:    notifyLong,
 		Example: notifyExamples,
 		Annotations: map[string]string{
@@ -119,12 +133,11 @@ func (o *notifyOpts) run(ctx context.Context, e *env, args []string) error {
 		return o.runReassert(ctx, ev, logs)
 	}
 	cfg := failover.Config{StateDir: o.stateDir, Deadline: o.deadline}
-	var assigner failover.Assigner
 	if ev.State == failover.Master {
-		m := &masterRun{opts: o, log: log}
-		cfg.ServerID, assigner = m.ServerID, m
+		m := &masterRun{opts: o, log: log, ev: ev}
+		cfg.ServerID, cfg.Targets = m.ServerID, m.Targets
 	}
-	err = failover.NewNotifier(cfg, assigner, log).Handle(ctx, ev)
+	err = failover.NewNotifier(cfg, nil, log).Handle(ctx, ev)
 	if err == nil {
 		return nil
 	}
@@ -137,27 +150,27 @@ func (o *notifyOpts) run(ctx context.Context, e *env, args []string) error {
 	return &exitError{code, err}
 }
 
-// masterRun is a MASTER run's failover.ServerIDFunc and Assigner. It reads
+// masterRun is a MASTER run's failover.ServerIDFunc and targets. It reads
 // the state and the token only when the Notifier asks, after the run has
 // recorded MASTER: a BACKUP that keepalived reports right after MASTER
 // then gets the later sequence number, as long as its run starts later.
 type masterRun struct {
 	opts *notifyOpts
 	log  *zap.Logger
+	ev   failover.Event
 
-	state *state.State // set by ServerID
-	node  state.LoadBalancer
-	api   string // API endpoint
+	state     *state.State // set by ServerID
+	node      state.LoadBalancer
+	instances []state.VRRPInstance // the event's
+	api       string               // API endpoint
 }
 
-var _ failover.Assigner = (*masterRun)(nil)
-
-// ServerID loads the state, finds this node in it and returns its server
-// ID: loadBalancers[].serverID, else the metadata service's answer
-// (cached under --state-dir).
+// ServerID loads the state, finds this node and the event's instances in
+// it and returns its server ID: loadBalancers[].serverID, else the
+// metadata service's answer (cached under --state-dir).
 func (m *masterRun) ServerID(ctx context.Context) (int64, error) {
 	// Only the failover sections must be right: a mistake elsewhere in
-	// the state must not keep the Floating IP from moving.
+	// the state must not keep the addresses from moving.
 	s, err := state.LoadForFailoverContext(ctx, m.opts.statePath)
 	if err != nil {
 		return 0, err
@@ -165,8 +178,12 @@ func (m *masterRun) ServerID(ctx context.Context) (int64, error) {
 	if err := s.CompleteForNotify(); err != nil {
 		return 0, err
 	}
+	ins, err := instancesOf(s, m.ev)
+	if err != nil {
+		return 0, err
+	}
 	if m.opts.requireVIP {
-		if err := vipHere(s.FloatingIP.Address); err != nil {
+		if err := addressesHere(instanceAddrs(ins)); err != nil {
 			return 0, err
 		}
 	}
@@ -178,34 +195,37 @@ func (m *masterRun) ServerID(ctx context.Context) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	m.state, m.node, m.api = s, s.LoadBalancers[i], eps.API
+	m.state, m.node, m.instances, m.api = s, s.LoadBalancers[i], ins, eps.API
 	if m.node.ServerID > 0 {
 		return m.node.ServerID, nil
 	}
 	return hetzner.NewServerIDSource(eps.Metadata, m.opts.stateDir, m.log).ServerID(ctx)
 }
 
-// Assign loads the token and points the state's Floating IP to serverID.
-// The Notifier passes its own Floating IP ID, 0: the state is read only
-// by ServerID, which the Notifier calls first.
-func (m *masterRun) Assign(ctx context.Context, _, serverID int64) (hetzner.Result, error) {
+// Targets loads the token and returns what the run moves: the Floating
+// IPs and the private VIP of the event's instances. The Notifier calls it
+// after ServerID, which read the state.
+func (m *masterRun) Targets(context.Context, failover.Event) ([]failover.Target, error) {
 	if m.state == nil {
-		return hetzner.Result{}, errors.New("the state was not loaded")
+		return nil, errors.New("the state was not loaded")
 	}
 	token, source, err := hetzner.LoadToken(tokenFileOf(m.state))
 	if err != nil {
-		return hetzner.Result{}, err
+		return nil, err
 	}
 	v, _ := buildVersion()
 	client, err := hetzner.NewClient(hetzner.Config{Endpoint: m.api, Token: token, Deadline: m.opts.deadline, Version: v}, m.log)
 	if err != nil {
-		return hetzner.Result{}, err
+		return nil, err
 	}
-	fip := m.state.FloatingIP.ID
-	m.log.Info("assigning the floating IP to this node", zap.String("node", m.node.Name),
-		zap.Int64("floating_ip", fip), zap.Int64("server", serverID),
+	targets := notifyTargets(m.instances, client, m.node)
+	names := make([]string, len(targets))
+	for i, t := range targets {
+		names[i] = t.Name
+	}
+	m.log.Info("moving the addresses to this node", zap.String("node", m.node.Name), zap.Strings("targets", names),
 		zap.String("token_from", source), zap.String("api", m.api))
-	return client.Assign(ctx, fip, serverID)
+	return targets, nil
 }
 
 // findThisNode returns this node's index in the state's loadBalancers: the
@@ -222,23 +242,25 @@ func findThisNode(s *state.State, name string) (int, error) {
 	return state.FindNode(s.LoadBalancers, name, local)
 }
 
-// vipHere checks that keepalived still holds the Floating IP on this node.
-// keepalived adds its virtual addresses before it runs a MASTER notify and
-// removes them before it runs the next BACKUP, FAULT or STOP one, so a
-// MASTER run that starts late, after keepalived already left MASTER, finds
-// the address gone: it is superseded, whatever order the runs took the
-// lock in.
-func vipHere(address string) error {
-	fip, err := netip.ParseAddr(address)
-	if err != nil {
-		return fmt.Errorf("floatingIP.address: %w", err)
-	}
+// addressesHere checks that keepalived still holds the instance's
+// addresses on this node. keepalived adds its virtual addresses before it
+// runs a MASTER notify and removes them before it runs the next BACKUP,
+// FAULT or STOP one, so a MASTER run that starts late, after keepalived
+// already left MASTER, finds them gone: it is superseded, whatever order
+// the runs took the lock in.
+func addressesHere(addrs []netip.Addr) error {
 	local, err := state.LocalAddrs()
 	if err != nil {
 		return err
 	}
-	if !slices.Contains(local, fip) {
-		return fmt.Errorf("%w: the Floating IP %s is no longer on this node (keepalived left MASTER)", failover.ErrSuperseded, fip)
+	var gone []string
+	for _, a := range addrs {
+		if !slices.Contains(local, a) {
+			gone = append(gone, a.String())
+		}
 	}
-	return nil
+	if len(gone) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %s %s no longer on this node (keepalived left MASTER)", failover.ErrSuperseded, strings.Join(gone, ", "), map[bool]string{true: "is", false: "are"}[len(gone) == 1])
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -30,6 +32,11 @@ type pairView struct {
 	// (a drill runs, or one was interrupted).
 	Maintenance     bool   `json:"maintenance,omitempty"`
 	maintenanceFile string // the flag's path
+	// Instances is this node's state in each VRRP instance, when
+	// keepalived reported more than one; Addresses is each address's
+	// last heal check by key, when the healers look after more than one.
+	Instances map[string]failover.Record    `json:"instances,omitempty"`
+	Addresses map[string]failover.HealCheck `json:"addresses,omitempty"`
 }
 
 type peerView struct {
@@ -57,6 +64,10 @@ func readPair(ctx context.Context, stateDir, statePath string) pairView {
 	if h, err := store.History(); err == nil && h.Count > 0 {
 		p.LastFailover, p.Failovers = h.Last, h.Results
 	}
+	p.Instances = namedInstances(store)
+	if ts, err := store.HealTargets(); err == nil && len(ts) > 1 {
+		p.Addresses = ts
+	}
 	s, err := state.LoadForFailoverContext(ctx, statePath)
 	if err != nil || len(s.LoadBalancers) == 0 {
 		return p
@@ -83,13 +94,27 @@ func (p pairView) print(w io.Writer, now time.Time, row func(k, format string, a
 	if node == "" {
 		node = "this node"
 	}
-	if p.VRRPState != "" {
+	switch {
+	case len(p.Instances) > 1:
+		for _, name := range slices.Sorted(maps.Keys(p.Instances)) {
+			rec := p.Instances[name]
+			row("vrrp", "%s is %s of %s since %s (%s)", node, rec.State, name, when(rec.Recorded, now), rec.Event)
+		}
+	case p.VRRPState != "":
 		row("vrrp", "%s is %s since %s (%s)", node, p.VRRPState, when(*p.VRRPSince, now), p.VRRPEvent)
-	} else {
+	default:
 		row("vrrp", "%s: no state recorded by keepalived's notify yet", node)
 	}
 	if p.Maintenance {
 		row("maintenance", "set: %s is held out of MASTER (a drill runs, or one was interrupted: echo 0 > %s)", node, p.maintenanceFile)
+	}
+	if len(p.Addresses) > 1 {
+		for _, key := range slices.Sorted(maps.Keys(p.Addresses)) {
+			h := p.Addresses[key]
+			row(key, "%s at the last check, %s (%s)%s", placeOf(h), when(h.At, now), h.Outcome, errSuffix(h.Error))
+		}
+		p.printFailover(now, row)
+		return
 	}
 	switch h := p.Healer; {
 	case h == nil:
@@ -103,6 +128,11 @@ func (p pairView) print(w io.Writer, now time.Time, row func(k, format string, a
 		}
 		row("floating IP", "on %s at the last check, %s (%s)%s", where, when(h.At, now), h.Outcome, errSuffix(h.Error))
 	}
+	p.printFailover(now, row)
+}
+
+// printFailover prints the last failover and the peers.
+func (p pairView) printFailover(now time.Time, row func(k, format string, args ...any)) {
 	if f := p.LastFailover; f != nil {
 		row("last failover", "%s: %s in %s, %d API requests%s", when(f.At, now), f.Result,
 			time.Duration(f.Seconds*float64(time.Second)).Round(time.Millisecond), f.Requests, errSuffix(f.Error))
@@ -114,6 +144,42 @@ func (p pairView) print(w io.Writer, now time.Time, row func(k, format string, a
 		}
 		row("peer", "%s at %s%s", peer.Name, peer.Address, id)
 	}
+}
+
+// namedInstances is this node's latest record of each VRRP instance that
+// keepalived named (a short-form record counts for every one), when there
+// are more than one.
+func namedInstances(store *failover.Store) map[string]failover.Record {
+	ins, err := store.Instances()
+	if err != nil {
+		return nil
+	}
+	out := map[string]failover.Record{}
+	for name := range ins {
+		if name == "" {
+			continue
+		}
+		if rec, err := store.LatestFor(name); err == nil {
+			out[name] = rec
+		}
+	}
+	if len(out) < 2 {
+		return nil
+	}
+	return out
+}
+
+// placeOf says where an address pointed at its last heal check.
+func placeOf(h failover.HealCheck) string {
+	switch {
+	case h.Here != nil && *h.Here:
+		return "on this node"
+	case h.Holder != "":
+		return "on " + h.Holder
+	case h.Owner != 0:
+		return "on server " + strconv.FormatInt(h.Owner, 10)
+	}
+	return "not looked at"
 }
 
 func errSuffix(err string) string {

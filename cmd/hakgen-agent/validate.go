@@ -34,13 +34,17 @@ Checks a desired state the whole way, on the load balancer it is for:
   - checks the node: the interfaces the state names exist and hold the
     node's address, the secret files (API token, stats password) exist, can
     be read and are private, and haproxy.maxconn fits the file-descriptor
-    limit HAProxy gets (LimitNOFILE of its unit, else this shell's hard limit).
+    limit HAProxy gets (LimitNOFILE of its unit, else this shell's hard limit);
+  - with a privateVIP, reads its network from the Hetzner API and checks
+    that the address lies inside the network's range and outside its
+    subnets, and that the load balancers are on the network.
 With a discovery.hcloud section, the servers its label selectors find (one
 poll of the Hetzner API; offline, those run kept in --discovered-file) are
 listed and rendered into the haproxy.cfg that is checked.
 This node is --node, else the load balancer whose address this machine has.
 With --offline (on a laptop or in CI, before deploying) only what needs no
-node is checked, and missing secret files are warnings. Nothing is
+node is checked: missing secret files are warnings, and so is the private
+VIP's network, which is not read. Nothing is
 installed or reloaded.`
 
 const validateExamples = `  hakgen-agent validate
@@ -125,6 +129,7 @@ func (o *validateOptions) run(ctx context.Context, e *env) error {
 			return err
 		}
 	}
+	v.checkPrivateVIP(ctx)
 	if !o.offline {
 		v.checkFileLimit(ctx)
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hakgen/hakgen/hetzner/hetznertest"
 	"github.com/hakgen/hakgen/internal/tooltest"
 )
 
@@ -142,4 +143,47 @@ func asExitErr(err error, target **exec.ExitError) bool {
 	e, ok := err.(*exec.ExitError)
 	*target = e
 	return ok
+}
+
+// TestValidateChecksThePrivateVIPAgainstItsNetwork: on lb1, validate reads
+// the private VIP's network from the (fake) API: an address inside its
+// range and outside its subnets passes, one in a subnet or of a network
+// that does not exist is refused at its field; offline it is a warning.
+func TestValidateChecksThePrivateVIPAgainstItsNetwork(t *testing.T) {
+	v := newValidateNode(t, true)
+	var fake *hetznertest.Fake
+	v.ns.do(func() { fake = hetznertest.New(t) })
+	fake.RequireToken(notifyToken)
+	fake.AddQuickStartNetwork()
+	t.Setenv("HCLOUD_ENDPOINT", fake.APIEndpoint())
+	writeNotifyFile(t, v.token, notifyToken+"\n", 0o600)
+	withVIP := func(vip, network string) string {
+		return quickStartState(t) + "haproxy: {maxconn: 2000}\nprivateVIP: {address: " + vip + ", network: " + network + "}\n"
+	}
+	v.write(t, withVIP("10.0.255.1", "k8s"))
+	code, out := v.validate(t, "20000")
+	if code != exitOK || !strings.Contains(out, "ok: 10.0.255.1 is inside network k8s's range 10.0.0.0/16 and outside its subnets (10.0.0.0/24)") {
+		t.Errorf("a good VIP: exit %d, output:\n%s", code, out)
+	}
+	if n := fake.Count(hetznertest.ListNetworks); n != 1 {
+		t.Errorf("%d requests for the network, want 1", n)
+	}
+	for _, c := range []struct{ vip, network, want string }{
+		{"10.0.0.200", "k8s", "privateVIP.address: 10.0.0.200 is inside subnet 10.0.0.0/24 of network k8s"},
+		{"10.0.255.1", "k9s", "privateVIP.network: cannot read network k9s from the Hetzner API: looking up network k9s: network not found: k9s"},
+	} {
+		v.write(t, withVIP(c.vip, c.network))
+		if code, out := v.validate(t, "20000"); code != exitInvalid || !strings.Contains(out, c.want) {
+			t.Errorf("VIP %s in %s: exit %d, output:\n%s\nwant %q", c.vip, c.network, code, out, c.want)
+		}
+	}
+	v.write(t, withVIP("10.0.255.1", "k8s"))
+	requests := len(fake.Requests())
+	code, stdout, stderr := runCLI(t, "validate", "--offline", "--state", v.state)
+	if code != exitOK || !strings.Contains(stderr, "privateVIP.network: network k8s is not read offline") {
+		t.Errorf("offline: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if got := len(fake.Requests()); got != requests {
+		t.Errorf("offline, validate made %d requests", got-requests)
+	}
 }

@@ -3,13 +3,16 @@
 // schema package, records every request and injects faults.
 //
 // It serves the requests a Floating IP failover makes (and those of the
-// `hcloud floating-ip assign` CLI):
+// `hcloud floating-ip assign` and `create` CLI, IPv4 and IPv6), and those
+// of the private VIP's route (see networks.go):
 //
-//	POST /v1/floating_ips/{id}/actions/assign
+//	POST /v1/floating_ips/{id}/actions/assign, POST /v1/floating_ips
 //	GET  /v1/floating_ips/{id}, GET /v1/floating_ips?name=...
 //	GET  /v1/servers/{id},      GET /v1/servers?label_selector=...&page=...
 //	PUT  /v1/servers/{id} (labels, name), POST /v1/servers/{id}/actions/attach_to_network
+//	POST /v1/servers/{id}/actions/change_alias_ips (alias.go)
 //	GET  /v1/networks/{id},     GET /v1/networks?name=...
+//	POST /v1/networks/{id}/actions/add_route, .../delete_route
 //	GET  /v1/actions/{id},      GET /v1/actions?id=...,
 //	GET  /v1/floating_ips/{id}/actions/{action}
 //	GET  /hetzner/v1/metadata/instance-id, /hetzner/v1/metadata/hostname
@@ -35,7 +38,9 @@ import (
 )
 
 // The world every Fake starts with: Floating IP FloatingIPID is assigned to
-// OtherServer, and the metadata service answers ThisServer.
+// OtherServer, the IPv6 Floating IP FloatingIPv6ID to none (see ipv6.go),
+// and the metadata service answers ThisServer. No network exists until a
+// test adds one (AddNetwork, AddQuickStartNetwork).
 const (
 	FloatingIPID      int64 = 4711
 	FloatingIPAddress       = "203.0.113.10"
@@ -51,24 +56,27 @@ const DefaultRateLimit = 3600
 type Fake struct {
 	srv *httptest.Server
 
-	mu          sync.Mutex
-	token       string // required bearer token; "" accepts any
-	floatingIPs map[int64]*schema.FloatingIP
-	servers     map[int64]*schema.Server
-	actions     map[int64]*fakeAction
-	nextAction  int64
-	instanceID  int64
-	instanceFor map[netip.Addr]int64 // metadata answers by the caller's address
-	plan        ActionPlan
-	nextPlans   []ActionPlan // taken before plan, one per assign
-	assigned    []*delayedCalls
-	done        chan struct{} // closed when the test ends
-	faults      map[Endpoint][]Fault
-	latency     map[Endpoint]time.Duration
-	remaining   int
-	requests    []Request
-	seq         uint64
-	networks    map[int64]*schema.Network // servers.go; nil until AddNetwork
+	mu            sync.Mutex
+	token         string // required bearer token; "" accepts any
+	floatingIPs   map[int64]*schema.FloatingIP
+	servers       map[int64]*schema.Server
+	actions       map[int64]*fakeAction
+	nextAction    int64
+	instanceID    int64
+	instanceFor   map[netip.Addr]int64 // metadata answers by the caller's address
+	plan          ActionPlan
+	nextPlans     []ActionPlan // taken before plan, one per assign
+	assigned      []*delayedCalls
+	done          chan struct{} // closed when the test ends
+	faults        map[Endpoint][]Fault
+	latency       map[Endpoint]time.Duration
+	remaining     int
+	requests      []Request
+	seq           uint64
+	networks      map[int64]*schema.Network // servers.go; nil until AddNetwork
+	nets          networkWorld              // networks.go
+	aliasChanging map[int64]*fakeAction     // alias.go: the running change_alias_ips of each server
+	onResource    resourceFaults            // faults_on.go
 }
 
 // New starts a fake with the default world on a loopback address and
@@ -113,6 +121,7 @@ func newFake() *Fake {
 	f.AddServer(OtherServer, "lb2")
 	f.AddServer(ThirdServer, "intruder")
 	f.AddFloatingIP(FloatingIPID, FloatingIPAddress, OtherServer)
+	f.AddFloatingIPv6(FloatingIPv6ID, FloatingIPv6Prefix, 0)
 	return f
 }
 

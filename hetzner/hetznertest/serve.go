@@ -21,8 +21,16 @@ func (f *Fake) route(r *http.Request) (Endpoint, handlerFunc) {
 		return Metadata, func(r *http.Request) (int, []byte) { return f.metadata(r, rest) }
 	}
 	parts := strings.Split(strings.Trim(strings.TrimPrefix(r.URL.Path, "/v1"), "/"), "/")
+	if ep, h, ok := f.routeNetworks(r, parts); ok {
+		return ep, h
+	}
+	if ep, h, ok := f.routeAliasIPs(r, parts); ok {
+		return ep, h
+	}
 	get := r.Method == http.MethodGet
 	switch {
+	case len(parts) == 1 && parts[0] == "floating_ips" && r.Method == http.MethodPost:
+		return CreateFloatingIP, f.createFloatingIP
 	case len(parts) == 4 && parts[0] == "floating_ips" && parts[2] == "actions" && parts[3] == "assign" && r.Method == http.MethodPost:
 		return Assign, func(r *http.Request) (int, []byte) { return f.assign(r, parts[1]) }
 	case len(parts) == 4 && parts[0] == "floating_ips" && parts[2] == "actions" && get:
@@ -67,6 +75,10 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 		Authorized: strings.HasPrefix(r.Header.Get("Authorization"), "Bearer "),
 	})
 	fault, delay := f.takeFault(ep)
+	if !fault.set() {
+		fault = f.takeResourceFault(ep, r.URL.Path)
+		delay += fault.Delay
+	}
 	if fault.Do != nil {
 		fault.Do(f)
 	}

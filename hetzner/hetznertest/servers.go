@@ -46,22 +46,29 @@ type ServerSpec struct {
 	Private map[int64]string
 }
 
-// AddNetwork adds (or replaces) a private network with the given IP range,
-// e.g. AddNetwork(7, "k8s", "10.0.0.0/16").
-func (f *Fake) AddNetwork(id int64, name, ipRange string) {
+// AddNetwork adds (or replaces) a private network with the given IP range
+// and cloud subnets, e.g. AddNetwork(7, "k8s", "10.0.0.0/16",
+// "10.0.0.0/24"); without subnets, one covers the whole range.
+func (f *Fake) AddNetwork(id int64, name, ipRange string, subnets ...string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.networks == nil {
 		f.networks = map[int64]*schema.Network{}
 	}
-	f.networks[id] = &schema.Network{
+	if len(subnets) == 0 {
+		subnets = []string{ipRange}
+	}
+	n := &schema.Network{
 		ID: id, Name: name, Created: created, IPRange: ipRange,
-		Subnets: []schema.NetworkSubnet{{
-			Type: "cloud", IPRange: ipRange, NetworkZone: "eu-central", Gateway: gateway(ipRange),
-		}},
 		Routes: []schema.NetworkRoute{}, Servers: []int64{}, LoadBalancers: []int64{},
 		Labels: map[string]string{},
 	}
+	for _, sub := range subnets {
+		n.Subnets = append(n.Subnets, schema.NetworkSubnet{
+			Type: "cloud", IPRange: sub, NetworkZone: "eu-central", Gateway: gateway(ipRange),
+		})
+	}
+	f.networks[id] = n
 }
 
 // gateway is the first address of a range, as Hetzner's subnets have it.
