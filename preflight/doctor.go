@@ -250,7 +250,11 @@ func Token(ctx context.Context, s *state.State, api TokenAPI, err error, floatin
 	}
 	owner, err := api.Owner(ctx, floatingIPID)
 	if err != nil {
-		return fail(check, "floatingIP.id", "check the token (Read & Write, of the Floating IP's project) and floatingIP.id with hcloud floating-ip list",
+		idField := "floatingIP.id"
+		if len(s.FloatingIPs) > 0 {
+			idField = "floatingIPs[0].id"
+		}
+		return fail(check, idField, "check the token (Read & Write, of the Floating IP's project) and "+idField+" with hcloud floating-ip list",
 			"reading Floating IP %d with the token failed: %v", floatingIPID, err)
 	}
 	return pass(check, field, "the token reads Floating IP %d (on server %d)", floatingIPID, owner)
