@@ -104,6 +104,7 @@ func (c *Client) MoveRoute(ctx context.Context, network string, destination neti
 
 func (c *Client) moveRoute(ctx context.Context, res *Result, network string, destination netip.Prefix, gateway netip.Addr, start time.Time) error {
 	var lastErr error
+	removed := false // this run deleted the old route
 	for round := 1; ; round++ {
 		n, err := c.readNetwork(ctx, network)
 		if err != nil {
@@ -114,18 +115,29 @@ func (c *Client) moveRoute(ctx context.Context, res *Result, network string, des
 			return nil // it led here already, or the last round's move is verified
 		}
 		if round > maxRouteRounds {
-			if lastErr != nil {
+			switch {
+			case lastErr != nil && !current.IsValid():
+				return fmt.Errorf("%w; %s has no route now (the healer adds it at its next check)", lastErr, destination)
+			case lastErr != nil:
 				return lastErr
 			}
 			return fmt.Errorf("verifying: %w: to %s", ErrNotRouted, gatewayText(current))
 		}
-		lastErr = c.reroute(ctx, res, n, destination, current, gateway, start)
-		if lastErr != nil && !routeRaced(lastErr) {
-			return lastErr
-		}
-		if lastErr != nil {
+		var deleted bool
+		deleted, lastErr = c.reroute(ctx, res, n, destination, current, gateway, start)
+		removed = removed || deleted
+		switch {
+		case lastErr == nil:
+		case routeRaced(lastErr):
 			c.log.Info("the route changed meanwhile, starting over",
 				zap.Stringer("destination", destination), zap.Int("round", round), zap.Error(lastErr))
+		case removed:
+			// Stopping here would leave the address with no route at all:
+			// the next round finds none and only adds.
+			c.log.Warn("the old route is deleted but the new one failed: the address has no route; adding it again",
+				zap.Stringer("destination", destination), zap.Int("round", round), zap.Error(lastErr))
+		default:
+			return lastErr
 		}
 	}
 }
@@ -138,32 +150,34 @@ func gatewayText(gw netip.Addr) string {
 }
 
 // reroute deletes the route to current (when there is one), then adds the
-// route to gateway, waiting for each action to end.
-func (c *Client) reroute(ctx context.Context, res *Result, n *hcloud.Network, destination netip.Prefix, current, gateway netip.Addr, start time.Time) error {
+// route to gateway, waiting for each action to end. deleted says that the
+// old route is gone, whatever became of the new one.
+func (c *Client) reroute(ctx context.Context, res *Result, n *hcloud.Network, destination netip.Prefix, current, gateway netip.Addr, start time.Time) (deleted bool, err error) {
 	if current.IsValid() {
 		old := hcloud.NetworkRoute{Destination: ipNet(destination), Gateway: net.IP(current.AsSlice())}
 		action, err := c.postRetrying(ctx, res, "delete_route", func() (*hcloud.Action, *hcloud.Response, error) {
 			return c.api.Network.DeleteRoute(ctx, n, hcloud.NetworkDeleteRouteOpts{Route: old})
 		})
 		if err != nil {
-			return fmt.Errorf("deleting the route to %s: %w", current, err)
+			return false, fmt.Errorf("deleting the route to %s: %w", current, err)
 		}
 		if err := c.waitAction(ctx, action); err != nil {
-			return fmt.Errorf("deleting the route to %s: %w", current, err)
+			return false, fmt.Errorf("deleting the route to %s: %w", current, err)
 		}
+		deleted = true
 	}
 	route := hcloud.NetworkRoute{Destination: ipNet(destination), Gateway: net.IP(gateway.AsSlice())}
 	action, err := c.postRetrying(ctx, res, "add_route", func() (*hcloud.Action, *hcloud.Response, error) {
 		return c.api.Network.AddRoute(ctx, n, hcloud.NetworkAddRouteOpts{Route: route})
 	})
 	if err != nil {
-		return fmt.Errorf("adding the route to %s: %w", gateway, err)
+		return deleted, fmt.Errorf("adding the route to %s: %w", gateway, err)
 	}
 	res.Accepted, res.ActionID = time.Since(start), action.ID
 	if err := c.waitAction(ctx, action); err != nil {
-		return fmt.Errorf("adding the route to %s: %w", gateway, err)
+		return deleted, fmt.Errorf("adding the route to %s: %w", gateway, err)
 	}
-	return nil
+	return deleted, nil
 }
 
 // routeRaced reports an error that means another change of the route came

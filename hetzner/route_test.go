@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
@@ -125,4 +126,43 @@ func TestMoveRouteErrors(t *testing.T) {
 		t.Errorf("refused token: %v", err)
 	}
 	noSecret(t, err, logs)
+}
+
+// TestMoveRouteAddsAgainAfterAFailedAddition: the old route deleted, the
+// addition's action fails: the address must not stay without a route, so
+// the next round adds it again.
+func TestMoveRouteAddsAgainAfterAFailedAddition(t *testing.T) {
+	f := hetznertest.New(t)
+	f.AddQuickStartNetwork()
+	f.SetRoute(hetznertest.NetworkID, vipRoute, hetznertest.OtherServerPrivateIP)
+	f.PlanNextActions(1, hetznertest.ActionPlan{})
+	f.PlanNextActions(1, hetznertest.ActionPlan{ErrorCode: "action_failed", ErrorMessage: "route could not be added"})
+	c, _ := newClient(t, f)
+	if _, err := c.MoveRoute(t.Context(), network, vip, mine); err != nil {
+		t.Fatalf("MoveRoute: %v", err)
+	}
+	if gw := f.RouteGateway(hetznertest.NetworkID, vipRoute); gw != hetznertest.ThisServerPrivateIP {
+		t.Errorf("gateway = %q, want %s", gw, hetznertest.ThisServerPrivateIP)
+	}
+	if f.Count(hetznertest.DeleteRoute) != 1 || f.Count(hetznertest.AddRoute) != 2 {
+		t.Errorf("%d deletions, %d additions; want 1, 2 (one failed):\n%v", f.Count(hetznertest.DeleteRoute), f.Count(hetznertest.AddRoute), f.Endpoints())
+	}
+}
+
+// TestMoveRouteSaysTheAddressHasNoRoute: when every addition fails after
+// the deletion, the error says the address has no route now.
+func TestMoveRouteSaysTheAddressHasNoRoute(t *testing.T) {
+	f := hetznertest.New(t)
+	f.AddQuickStartNetwork()
+	f.SetRoute(hetznertest.NetworkID, vipRoute, hetznertest.OtherServerPrivateIP)
+	f.PlanNextActions(1, hetznertest.ActionPlan{})
+	f.PlanNextActions(10, hetznertest.ActionPlan{ErrorCode: "action_failed", ErrorMessage: "route could not be added"})
+	c, _ := newClient(t, f)
+	_, err := c.MoveRoute(t.Context(), network, vip, mine)
+	if err == nil || !strings.Contains(err.Error(), "has no route now") {
+		t.Fatalf("MoveRoute: %v, want an error saying the address has no route", err)
+	}
+	if gw := f.RouteGateway(hetznertest.NetworkID, vipRoute); gw != "" {
+		t.Errorf("gateway = %q after failed additions, want none", gw)
+	}
 }
