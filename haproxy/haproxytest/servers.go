@@ -4,8 +4,11 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
+	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -107,17 +110,64 @@ var clientHello = sync.OnceValues(func() ([]byte, error) {
 })
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago, for
-// a bind line of a test configuration.
+// a bind line of a test configuration. It is taken below the kernel's
+// ephemeral range, so that no connection or listener of another process
+// (other test packages run at the same time) is given it by the kernel in
+// the moment between this check and HAProxy's bind, and it is never the
+// same port twice in one test binary.
 func FreePort(t testing.TB) int {
 	t.Helper()
+	low, high := freePortRange()
+	for range maxPortTries {
+		port := low + rand.IntN(high-low)
+		if !claimPort(port) {
+			continue
+		}
+		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		return port
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("haproxytest: free port: %v", err)
 	}
 	defer ln.Close()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	n, _ := strconv.Atoi(port)
-	return n
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+var (
+	portsMu sync.Mutex
+	ports   = map[int]bool{} // handed out by FreePort in this binary
+)
+
+func claimPort(port int) bool {
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	if ports[port] {
+		return false
+	}
+	ports[port] = true
+	return true
+}
+
+// freePortRange is where FreePort looks: from 10000 up to the start of
+// the ephemeral range (net.ipv4.ip_local_port_range), 32768 when unknown.
+func freePortRange() (low, high int) {
+	high = 32768
+	if data, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(data)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil {
+				high = n
+			}
+		}
+	}
+	if high < 11000 {
+		return 1024, 10000 // an unusual range: at least stay off the well-known ports
+	}
+	return 10000, high
 }
 
 // maxPortTries bounds the search for a port free on several addresses.
