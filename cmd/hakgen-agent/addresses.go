@@ -29,12 +29,12 @@ func instancesOf(s *state.State, ev failover.Event) ([]state.VRRPInstance, error
 		strings.ToLower(ev.Kind), ev.Name, strings.Join(s.InstanceNames(), ", "))
 }
 
-// healInstance is the instance name a healer of in follows: "" (any
-// record) while the pair has one instance, as before there could be more.
-func healInstance(s *state.State, in state.VRRPInstance) string {
-	if len(s.VRRPInstances()) == 1 {
-		return ""
-	}
+// healInstance is the instance name a healer of in follows: its own, also
+// while the pair has one instance, so that the record of an instance that
+// is gone (DELETED after a rename, or after going back to one instance)
+// never stands for it. A file written before records were kept per
+// instance counts as its (Store.LatestFor).
+func healInstance(_ *state.State, in state.VRRPInstance) string {
 	return in.Name
 }
 

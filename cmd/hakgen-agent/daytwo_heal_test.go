@@ -98,3 +98,34 @@ func TestHealersCoverEveryAddress(t *testing.T) {
 		t.Error("the token was logged")
 	}
 }
+
+// TestOneInstanceFollowsItsOwnRecord: on a pair with one instance, a later
+// record of another instance name (DELETED by keepalived after going back
+// from two instances, or after a rename) does not stand for it: its
+// healers, drill and doctor still see this node MASTER.
+func TestOneInstanceFollowsItsOwnRecord(t *testing.T) {
+	s, _, err := state.Parse("state.yaml", []byte(quickStartState(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CompleteForKeepalived(); err != nil {
+		t.Fatal(err)
+	}
+	ins := s.VRRPInstances()
+	if len(ins) != 1 {
+		t.Fatalf("the quick start has %d instances, want 1", len(ins))
+	}
+	store := failover.NewStore(t.TempDir())
+	for _, ev := range []failover.Event{
+		{State: failover.Master, Kind: "INSTANCE", Name: ins[0].Name, Priority: 250},
+		{State: failover.Deleted, Kind: "INSTANCE", Name: ins[0].Name + "-lb2", Priority: 240},
+	} {
+		if _, err := store.Record(context.Background(), ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec, err := store.LatestFor(healInstance(s, ins[0]))
+	if err != nil || rec.State != failover.Master || rec.Instance != ins[0].Name {
+		t.Errorf("the record %s follows: %+v, %v; want its own MASTER", ins[0].Name, rec, err)
+	}
+}
