@@ -32,8 +32,9 @@ type BackendsWatch struct {
 	Every       time.Duration // DefaultBackendsEvery when zero
 	Hold        time.Duration
 	// Report is called with the verdict at the first look and whenever it
-	// changes: fit false means leave MASTER.
-	Report func(fit bool)
+	// changes: fit false means leave MASTER. A verdict it could not pass
+	// on (an error) is reported again at the next look.
+	Report func(fit bool) error
 }
 
 // Run watches until ctx ends.
@@ -59,8 +60,8 @@ func (w BackendsWatch) Run(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		if report {
-			w.Report(fit)
+		if report && w.Report(fit) != nil {
+			h.reported = false
 		}
 		select {
 		case <-ctx.Done():

@@ -2,6 +2,7 @@ package failover_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -42,7 +43,7 @@ func TestBackendsWatch(t *testing.T) {
 			failover.BackendsWatch{
 				Eligibility: failover.Eligibility{Health: self + failover.HealthPath, Peers: []string{peer}},
 				Every:       every, Hold: hold,
-				Report: func(fit bool) { reports <- fit },
+				Report: func(fit bool) error { reports <- fit; return nil },
 			}.Run(ctx)
 		}()
 		t.Cleanup(func() { cancel(); <-done })
@@ -66,6 +67,36 @@ func TestBackendsWatch(t *testing.T) {
 		}
 		if next(t, reports) {
 			t.Error("reported fit twice in a row")
+		}
+	})
+	t.Run("a verdict not passed on is reported again", func(t *testing.T) {
+		self, _ := countingStats(t, http.StatusServiceUnavailable)
+		peer, _ := countingStats(t, http.StatusOK)
+		ctx, cancel := context.WithCancel(context.Background())
+		reports := make(chan bool, 16)
+		done := make(chan struct{})
+		failed := false
+		go func() {
+			defer close(done)
+			failover.BackendsWatch{
+				Eligibility: failover.Eligibility{Health: self + failover.HealthPath, Peers: []string{peer}},
+				Every:       every, Hold: hold,
+				Report: func(fit bool) error {
+					reports <- fit
+					if !fit && !failed { // the track file could not be written, once
+						failed = true
+						return errors.New("no space left on device")
+					}
+					return nil
+				},
+			}.Run(ctx)
+		}()
+		t.Cleanup(func() { cancel(); <-done })
+		if !next(t, reports) {
+			t.Fatal("the first look reported unfit")
+		}
+		if next(t, reports) || next(t, reports) {
+			t.Error("after a failed report of unfit, the next report was not unfit again")
 		}
 	})
 	t.Run("lost everywhere", func(t *testing.T) {

@@ -38,17 +38,23 @@ func watchBackends(ctx context.Context, o runOptions, log *zap.Logger) (stop fun
 		if !ok {
 			return
 		}
-		w.Report = func(fit bool) {
+		failing := false // the last write failed: it is tried again at every look, logged once
+		w.Report = func(fit bool) error {
 			reported.Store(true)
 			if err := tf.Set(fit); err != nil {
-				log.Warn("cannot tell keepalived whether this node reaches its backends", zap.Error(err))
-				return
+				if !failing {
+					log.Warn("cannot tell keepalived whether this node reaches its backends; trying again at every look", zap.Error(err))
+				}
+				failing = true
+				return err
 			}
+			failing = false
 			if fit {
 				log.Info("this node reaches backends, or no peer does better", zap.String("track_file", tf.Path))
 			} else {
 				log.Warn("no public backend has a server up from here while a peer sees one: this node is not fit to be MASTER", zap.String("track_file", tf.Path), zap.Duration("after", w.Hold))
 			}
+			return nil
 		}
 		w.Run(wctx)
 	}()
