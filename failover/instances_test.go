@@ -57,8 +57,9 @@ func TestRecordsPerInstance(t *testing.T) {
 }
 
 // TestRecordsOfAnOlderFile: a state file from before records were kept
-// per instance is one instance's, for every instance, until the next
-// record.
+// per instance is the record of the instance its event names (so status,
+// metrics and alerts see it before keepalived reports again), until the
+// next record.
 func TestRecordsOfAnOlderFile(t *testing.T) {
 	dir := t.TempDir()
 	old := `{"seq":7,"state":"MASTER","event":"INSTANCE hakgen-prod MASTER 250","recorded":"2024-01-02T03:04:05Z","pid":1}` + "\n"
@@ -69,9 +70,32 @@ func TestRecordsOfAnOlderFile(t *testing.T) {
 	if rec, err := store.LatestFor("hakgen-prod"); err != nil || rec.Seq != 7 || rec.State != failover.Master {
 		t.Errorf("LatestFor of an older file = %+v, %v", rec, err)
 	}
+	if ins, err := store.Instances(); err != nil || len(ins) != 1 || ins["hakgen-prod"].Seq != 7 {
+		t.Errorf("Instances of an older file = %+v, %v; want hakgen-prod's record", ins, err)
+	}
 	notify(t, dir, "INSTANCE hakgen-prod BACKUP 250")
 	if rec, _ := store.LatestFor("hakgen-prod"); rec.Seq != 8 || rec.State != failover.Backup {
 		t.Errorf("the next record = %+v, want seq 8 BACKUP", rec)
+	}
+}
+
+// TestDeletedInstanceLeaves: an instance keepalived reports DELETED (gone
+// from keepalived.conf) has no record left to stand for it.
+func TestDeletedInstanceLeaves(t *testing.T) {
+	dir := t.TempDir()
+	store := failover.NewStore(dir)
+	notify(t, dir, "INSTANCE hakgen-prod MASTER 250")
+	notify(t, dir, "INSTANCE hakgen-prod-lb2 BACKUP 240")
+	notify(t, dir, "INSTANCE hakgen-prod-lb2 DELETED 240")
+	ins, err := store.Instances()
+	if _, gone := ins["hakgen-prod-lb2"]; err != nil || gone || ins["hakgen-prod"].State != failover.Master {
+		t.Errorf("Instances after hakgen-prod-lb2 DELETED = %+v, %v; want hakgen-prod's only", ins, err)
+	}
+	if rec, _ := store.LatestFor("hakgen-prod-lb2"); rec.Seq != 0 {
+		t.Errorf("LatestFor(hakgen-prod-lb2) after DELETED = %+v, want none", rec)
+	}
+	if rec := latest(t, dir); rec.State != failover.Deleted {
+		t.Errorf("Latest = %+v, want the DELETED record", rec)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/hakgen/hakgen/internal/atomicfile"
@@ -81,7 +82,14 @@ func (s *Store) Record(ctx context.Context, ev Event) (Record, error) {
 	if f.Instances == nil {
 		f.Instances = map[string]Record{}
 	}
-	f.Record, f.Instances[rec.Instance] = rec, rec
+	f.Record = rec
+	if rec.State == Deleted && rec.Instance != "" {
+		// keepalived no longer runs the instance: nothing stands for it
+		// (status, metrics and alerts would show it STOP for ever).
+		delete(f.Instances, rec.Instance)
+	} else {
+		f.Instances[rec.Instance] = rec
+	}
 	b, err := json.Marshal(f)
 	if err != nil {
 		return Record{}, fmt.Errorf("encoding state: %w", err)
@@ -141,6 +149,14 @@ func (s *Store) read() (stateFile, error) {
 	}
 	if err := json.Unmarshal(b, &f); err != nil {
 		return stateFile{}, fmt.Errorf("reading state %s: %w", s.path(StateFile), err)
+	}
+	if f.Instances == nil && f.Seq > 0 && f.Instance == "" {
+		// A file written before records were kept per instance: its one
+		// record is of the instance its event names ("INSTANCE NAME ...").
+		if kind, rest, _ := strings.Cut(f.Event, " "); kind == "INSTANCE" || kind == "GROUP" {
+			f.Instance, _, _ = strings.Cut(rest, " ")
+		}
+		f.Instances = map[string]Record{f.Instance: f.Record}
 	}
 	return f, nil
 }
